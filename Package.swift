@@ -1,0 +1,86 @@
+// swift-tools-version: 6.1
+// TailSweep: heavy-tailed SGD and implicit compressibility, run as sweeps over ZeroMQ workers.
+import Foundation
+import PackageDescription
+
+// Targets, dependencies point down only (see docs/architecture.md).
+let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"], .when(configuration: .debug))]
+
+var allTargets: [Target] = [
+  .target(name: "TailMath", swiftSettings: strict),
+  .systemLibrary(
+    name: "CBLAS", pkgConfig: "openblas",
+    providers: [.apt(["libopenblas-dev"])]),
+  .systemLibrary(
+    name: "CZeroMQ", pkgConfig: "libzmq",
+    providers: [.apt(["libzmq3-dev"])]),
+  .target(name: "TailNet", dependencies: ["TailMath", "CBLAS"], swiftSettings: strict),
+  .target(
+    name: "SweepSpec",
+    dependencies: [
+      "TailNet", .product(name: "Yams", package: "Yams"),
+      .product(name: "Crypto", package: "swift-crypto"),
+    ], swiftSettings: strict),
+  .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
+  .target(name: "SweepWire", dependencies: ["SweepSpec"], swiftSettings: strict),
+  .target(
+    name: "SweepStore",
+    dependencies: ["SweepSpec", .product(name: "GRDB", package: "GRDB.swift")],
+    swiftSettings: strict),
+  .target(name: "SweepReport", dependencies: ["SweepStore"], swiftSettings: strict),
+  .target(
+    name: "SweepRuntime",
+    dependencies: [
+      "TailNet", "SweepSpec", "SweepWire", "ZeroMQ", "SweepStore", "SweepReport",
+      .product(name: "Logging", package: "swift-log"),
+    ], swiftSettings: strict),
+  .executableTarget(
+    name: "tailsweep",
+    dependencies: [
+      "SweepRuntime", "SweepReport",
+      .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    ], swiftSettings: strict),
+  .testTarget(name: "TailMathTests", dependencies: ["TailMath"], swiftSettings: strict),
+  .testTarget(name: "TailNetTests", dependencies: ["TailNet"], swiftSettings: strict),
+  .testTarget(name: "SweepSpecTests", dependencies: ["SweepSpec"], swiftSettings: strict),
+  .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
+  .testTarget(name: "SweepWireTests", dependencies: ["SweepWire"], swiftSettings: strict),
+  .testTarget(name: "SweepStoreTests", dependencies: ["SweepStore"], swiftSettings: strict),
+  .testTarget(name: "SweepReportTests", dependencies: ["SweepReport"], swiftSettings: strict),
+  .testTarget(
+    name: "EndToEndTests", dependencies: ["SweepStore", "SweepSpec"], swiftSettings: strict),
+]
+
+// Development aid: TAILSWEEP_ONLY=TailMath,TailNet builds just those targets (and what they
+// need) so that people working on separate targets do not break each other's builds.
+// Unset (CI, users): the whole package.
+if let only = ProcessInfo.processInfo.environment["TAILSWEEP_ONLY"], !only.isEmpty {
+  var keep = Set(only.split(separator: ",").map(String.init))
+  var changed = true
+  while changed {
+    changed = false
+    for t in allTargets where keep.contains(t.name) || keep.contains(t.name + "Tests") {
+      if !keep.contains(t.name) { keep.insert(t.name); changed = true }
+      for d in t.dependencies {
+        if case .byNameItem(let n, _) = d, !keep.contains(n) { keep.insert(n); changed = true }
+      }
+    }
+  }
+  allTargets = allTargets.filter { keep.contains($0.name) }
+}
+let names = Set(allTargets.map(\.name))
+
+let package = Package(
+  name: "TailSweep",
+  platforms: [.macOS(.v13)],
+  products: names.contains("tailsweep") ? [.executable(name: "tailsweep", targets: ["tailsweep"])] : [],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+  ],
+  targets: allTargets,
+  swiftLanguageModes: [.v6]
+)

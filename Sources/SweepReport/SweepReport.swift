@@ -1,0 +1,1 @@
+// SweepReport: see docs/architecture.md

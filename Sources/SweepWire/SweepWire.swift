@@ -1,0 +1,1 @@
+// SweepWire: see docs/architecture.md

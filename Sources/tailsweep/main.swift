@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+
+/// The one binary. Subcommands live one family per file.
+struct TailSweepCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "tailsweep",
+    abstract: "Heavy-tailed SGD and implicit compressibility, run as sweeps over ZeroMQ workers.",
+    discussion: """
+      Implements Wan, Barsbey, Zaidi, Şimşekli, "Implicit Compressibility of Overparametrized
+      Neural Networks Trained with Heavy-Tailed SGD" (ICML 2024, arXiv 2306.08125).
+      """,
+    subcommands: [
+      Train.self, Sample.self, Compress.self, DataCommand.self, Plan.self, Run.self,
+      Coordinator.self, Worker.self, Keys.self, Status.self, Export.self, Report.self,
+      Bench.self, StoreProbe.self,
+    ])
+}
+
+// Usage errors (bad flags, bad sweep files) exit with status 2; argument-parser's default
+// for them is 64.
+do {
+  var command = try TailSweepCommand.parseAsRoot()
+  try command.run()
+} catch {
+  let code = TailSweepCommand.exitCode(for: error)
+  let message = TailSweepCommand.fullMessage(for: error)
+  if !message.isEmpty {
+    let out = code == .success ? FileHandle.standardOutput : FileHandle.standardError
+    out.write(Data((message + "\n").utf8))
+  }
+  if code == .validationFailure || error is UsageError {
+    exit(2)
+  }
+  exit(code.rawValue)
+}

@@ -1,0 +1,3 @@
+import Testing
+
+@Test func placeholderSweepWireTests() { #expect(Bool(true)) }
