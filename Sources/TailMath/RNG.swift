@@ -53,9 +53,10 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
     Double(next() >> 11) * 0x1.0p-53
   }
 
-  /// Uniform in the open interval (0, 1): never 0, never 1.
+  /// Uniform in the open interval (0, 1): never 0, never 1 (52 random bits plus one half, so
+  /// the largest value 1 − 2⁻⁵³ is exactly representable).
   @inlinable public mutating func nextOpenUnit() -> Double {
-    (Double(next() >> 11) + 0.5) * 0x1.0p-53
+    (Double(next() >> 12) + 0.5) * 0x1.0p-52
   }
 
   /// Uniform integer in 0..<bound (Lemire's nearly divisionless method, unbiased).

@@ -1,0 +1,34 @@
+# TailSweep. The README gives the two commands that matter:
+#   make quickstart   # installs what is missing, fetches data, runs sweeps/quickstart.yaml
+#   make test         # installs what is missing, fetches data, lint, build, every test
+SHELL := /bin/bash
+SWIFT ?= swift
+RELEASE_FLAGS := -c release -Xswiftc -target-cpu -Xswiftc haswell
+BIN := .build/release/tailsweep
+
+.PHONY: setup build release test lint format quickstart bench clean-results
+
+setup:
+	scripts/setup.sh
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build $(RELEASE_FLAGS)
+
+lint:
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
+
+format:
+	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
+
+test: setup lint
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+quickstart: setup release
+	$(BIN) run sweeps/quickstart.yaml
+
+bench: release
+	scripts/bench.sh
