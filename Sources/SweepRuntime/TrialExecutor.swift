@@ -2,17 +2,83 @@ import Foundation
 import SweepSpec
 import TailNet
 
-/// Runs one trial inside a worker: loads (and caches) the data set, trains, measures.
-/// (Placeholder body; the lead replaces it with the real pipeline.)
+/// Runs one trial inside a worker: loads (and keeps) the data set, trains, measures. The same
+/// code serves `tailsweep train`, so a trial gives the same numbers from the command line and
+/// from a sweep.
 public final class TrialExecutor: @unchecked Sendable {
+  /// Where converted data sets live.
   public let dataDirectory: URL
-  public init(dataDirectory: URL) { self.dataDirectory = dataDirectory }
+  private let catalog: DataCatalog
+  private let lock = NSLock()
+  private var cache: [DatasetSpec: Dataset] = [:]
 
-  /// Trains and measures `config`; `progress` is called now and then from the training thread
-  /// and returning false cancels the trial (the result then has stop reason `cancelled`).
+  public init(dataDirectory: URL) {
+    self.dataDirectory = dataDirectory
+    catalog = DataCatalog(directory: dataDirectory)
+  }
+
+  /// The data set of `spec`, loaded once per process (memory-mapped where large).
+  public func dataset(_ spec: DatasetSpec) throws -> Dataset {
+    lock.lock()
+    defer { lock.unlock() }
+    if let d = cache[spec] { return d }
+    let d = try catalog.load(spec)
+    // Keep a handful: a worker usually serves one data set, sometimes a few.
+    if cache.count >= 4 { cache.removeAll() }
+    cache[spec] = d
+    return d
+  }
+
+  /// Trains and measures `config`; `progress` is called now and then from the calling thread
+  /// and returning false cancels the trial (the result then has stop reason `cancelled` and no
+  /// compression report). Throws only for infrastructure problems (missing data, invalid
+  /// configuration); a diverged trial is a result.
   public func run(
     id: TrialID, config: TrialConfig, progress: (TrainingProgress) -> Bool
   ) throws -> TrialResult {
-    throw CocoaError(.featureUnsupported)
+    try runKeepingNetwork(id: id, config: config, progress: progress).result
   }
+
+  /// `run`, also returning the trained network (nil when it diverged or was cancelled).
+  public func runKeepingNetwork(
+    id: TrialID, config: TrialConfig, progress: (TrainingProgress) -> Bool
+  ) throws -> (result: TrialResult, network: Network<Float>?) {
+    if let p = config.problems().first {
+      throw ExecutorError.invalidConfiguration("\(p.key): \(p.message)")
+    }
+    let data = try dataset(config.dataset)
+    let (summary, network) = withoutActuallyEscaping(progress) { progress in
+      Trainer.train(
+        config: config, dataset: data, noiseKey: id.rngKey, clock: monotonicSeconds,
+        progress: progress)
+    }
+    var compression: CompressionReport? = nil
+    if let network, summary.stopReason == .reachedTarget || summary.stopReason == .maxIterations
+    {
+      compression = Compression.measure(
+        network: network, dataset: data, budget: config.budget, unpruned: summary.final,
+        iteration: summary.iterations)
+    }
+    let result = TrialResult(
+      config: config, training: summary, compression: compression,
+      datasetHash: data.sourceHash)
+    return (result, summary.stopReason == .cancelled ? nil : network)
+  }
+}
+
+/// Problems that stop a trial from running at all (not scientific outcomes).
+public enum ExecutorError: Error, CustomStringConvertible {
+  case invalidConfiguration(String)
+  public var description: String {
+    switch self {
+    case .invalidConfiguration(let m): return "invalid trial configuration: \(m)"
+    }
+  }
+}
+
+/// Seconds of a monotonic clock (CLOCK_MONOTONIC), for durations only.
+public func monotonicSeconds() -> Double {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }

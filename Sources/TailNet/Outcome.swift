@@ -73,13 +73,12 @@ public struct ErrorCurvePoint: Codable, Hashable, Sendable {
 
 /// Test accuracy after pruning a fixed fraction q of the rows of every hidden layer.
 public struct FixedRatioPoint: Codable, Hashable, Sendable {
+  /// q: fraction of each hidden layer's rows zeroed (⌊n·q⌋ smallest-norm rows).
   public var pruned: Double
-  public var trainAccuracy: Double
   public var testAccuracy: Double
   public var testLoss: Double
-  public init(pruned: Double, trainAccuracy: Double, testAccuracy: Double, testLoss: Double) {
+  public init(pruned: Double, testAccuracy: Double, testLoss: Double) {
     self.pruned = pruned
-    self.trainAccuracy = trainAccuracy
     self.testAccuracy = testAccuracy
     self.testLoss = testLoss
   }

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Benchmarks on a release build. Run: scripts/bench.sh   (or: make bench)
+# Prints tables and the commands that reproduce them. Numbers depend on the machine and on
+# what else runs on it: run it on an otherwise idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release -Xswiftc -target-cpu -Xswiftc haswell >/dev/null
+BIN=.build/release/tailsweep
+export OPENBLAS_NUM_THREADS=1
+echo "== time per SGD iteration (one thread) =="
+"$BIN" bench train --shapes 100:784:1000,5000:784:5000 --noise-types 1,2 --iterations 50
+echo
+echo "== dispatch overhead: null trials through the coordinator, 2 local workers =="
+"$BIN" bench dispatch --workers 2 --trials 2000
