@@ -9,6 +9,7 @@ public struct TrialID: Hashable, Comparable, Codable, Sendable, CustomStringConv
   /// 64 lowercase hex digits.
   public let hex: String
 
+  /// The id of `config` (normalised first, see `canonicalText`) under `semanticsVersion`.
   public init(config: TrialConfig, semanticsVersion: Int = trialSemanticsVersion) {
     let text = TrialID.canonicalText(config, semanticsVersion: semanticsVersion)
     let digest = SHA256.hash(data: Data(text.utf8))
@@ -23,6 +24,7 @@ public struct TrialID: Hashable, Comparable, Codable, Sendable, CustomStringConv
     self.hex = hex
   }
 
+  /// Decodes an id from its 64-hex-digit string.
   public init(from decoder: Decoder) throws {
     let c = try decoder.singleValueContainer()
     let s = try c.decode(String.self)
@@ -32,6 +34,7 @@ public struct TrialID: Hashable, Comparable, Codable, Sendable, CustomStringConv
     self = id
   }
 
+  /// Encodes the id as its 64-hex-digit string.
   public func encode(to encoder: Encoder) throws {
     var c = encoder.singleValueContainer()
     try c.encode(hex)
@@ -39,7 +42,9 @@ public struct TrialID: Hashable, Comparable, Codable, Sendable, CustomStringConv
 
   /// The first 12 hex digits, for logs and tables.
   public var short: String { String(hex.prefix(12)) }
+  /// The short form (`short`).
   public var description: String { short }
+  /// Orders ids by their hex digits.
   public static func < (a: TrialID, b: TrialID) -> Bool { a.hex < b.hex }
 
   /// A 64-bit key for the trial's random streams (the first 8 bytes of the id).
@@ -55,12 +60,13 @@ public struct TrialID: Hashable, Comparable, Codable, Sendable, CustomStringConv
   }
 
   /// The canonical text that is hashed: `tailsweep-trial/v<semantics>\n` followed by the
-  /// configuration as JSON with sorted keys, absent optionals omitted, numbers in Swift's
-  /// shortest round-trip form.
+  /// normalised configuration (`TrialConfig.normalized()`: synthetic data defaults filled in,
+  /// fields irrelevant to the data set removed) as canonical JSON: keys sorted, no whitespace,
+  /// absent optionals omitted, integers in decimal, doubles in Swift's shortest round-trip
+  /// form (so `0.01` and `1e-2`, or `100` and `1e2` for a double key, hash alike).
   public static func canonicalText(_ config: TrialConfig, semanticsVersion: Int) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    let json = (try? encoder.encode(config)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    // TrialConfig's encoding only meets primitives, which CanonicalJSON never fails on.
+    let json = (try? CanonicalJSON.encode(config.normalized())) ?? ""
     return "tailsweep-trial/v\(semanticsVersion)\n" + json
   }
 }

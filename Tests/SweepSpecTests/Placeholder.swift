@@ -1,3 +1,0 @@
-import Testing
-
-@Test func placeholderSweepSpecTests() { #expect(Bool(true)) }
