@@ -18,8 +18,11 @@ public enum TrialState: String, Codable, Hashable, Sendable, CaseIterable {
 
 /// One trial as the store knows it: what reports and exports read.
 public struct TrialRow: Hashable, Sendable {
+  /// The trial's identity.
   public var id: TrialID
+  /// Its configuration as stored.
   public var config: TrialConfig
+  /// Where it stands (derived in the store's transactions; see `TrialState`).
   public var state: TrialState
   /// Attempts made so far (leases handed out).
   public var attempts: Int
@@ -28,6 +31,7 @@ public struct TrialRow: Hashable, Sendable {
   /// The last error text (failed trials, or failed attempts of others).
   public var lastError: String?
 
+  /// Creates a row (the store makes them; tests and reports may too).
   public init(
     id: TrialID, config: TrialConfig, state: TrialState, attempts: Int, result: TrialResult?,
     lastError: String?

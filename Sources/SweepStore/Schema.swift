@@ -1,0 +1,109 @@
+import GRDB
+
+/// The store's schema, built by migrations (never edit a registered migration; add a new one).
+enum Schema {
+  /// `PRAGMA application_id` of TailSweep stores ("TSWP").
+  static let applicationID: Int32 = 0x5453_5750
+
+  static var migrator: DatabaseMigrator {
+    var m = DatabaseMigrator()
+    m.registerMigration("v1") { db in
+      try db.execute(sql: "PRAGMA application_id = \(applicationID)")
+      try db.execute(
+        sql: """
+          CREATE TABLE sweeps (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            description TEXT NOT NULL,
+            path TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+          );
+          CREATE TABLE sweep_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
+            started_at TEXT NOT NULL,
+            text TEXT NOT NULL,
+            trial_count INTEGER NOT NULL,
+            new_trials INTEGER NOT NULL,
+            tool_version TEXT NOT NULL,
+            git_commit TEXT,
+            host TEXT NOT NULL,
+            dataset_hashes TEXT NOT NULL,
+            blas TEXT NOT NULL
+          );
+          CREATE INDEX sweep_runs_sweep ON sweep_runs(sweep_id);
+          CREATE TABLE trials (
+            id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 64),
+            config TEXT NOT NULL,
+            state TEXT NOT NULL
+              CHECK (state IN ('pending', 'running', 'done', 'diverged', 'failed')),
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            dataset TEXT NOT NULL,
+            width INTEGER NOT NULL,
+            depth INTEGER NOT NULL,
+            eta REAL NOT NULL,
+            batch_size INTEGER NOT NULL,
+            alpha REAL NOT NULL,
+            sigma REAL NOT NULL,
+            noise_type INTEGER NOT NULL,
+            budget REAL NOT NULL,
+            seed
+          );
+          CREATE INDEX trials_state ON trials(state);
+          CREATE TABLE sweep_trials (
+            sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
+            trial_id TEXT NOT NULL REFERENCES trials(id),
+            position INTEGER NOT NULL,
+            relative_cost REAL NOT NULL,
+            PRIMARY KEY (sweep_id, trial_id)
+          ) WITHOUT ROWID;
+          CREATE INDEX sweep_trials_trial ON sweep_trials(trial_id);
+          CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            trial_id TEXT NOT NULL REFERENCES trials(id),
+            attempt INTEGER NOT NULL,
+            worker TEXT NOT NULL,
+            host TEXT NOT NULL,
+            leased INTEGER NOT NULL CHECK (leased IN (0, 1)),
+            started_at TEXT,
+            ended_at TEXT,
+            outcome TEXT CHECK (outcome IS NULL OR outcome IN
+              ('committed', 'duplicate', 'failed', 'lost', 'timedOut', 'crashed')),
+            error TEXT
+          );
+          CREATE INDEX attempts_trial ON attempts(trial_id, attempt);
+          CREATE INDEX attempts_worker ON attempts(worker);
+          CREATE TABLE results (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            trial_id TEXT NOT NULL REFERENCES trials(id),
+            attempt INTEGER NOT NULL,
+            worker TEXT NOT NULL,
+            committed_at TEXT NOT NULL,
+            superseded_at TEXT,
+            config TEXT NOT NULL,
+            training TEXT NOT NULL,
+            compression TEXT,
+            dataset_hash TEXT,
+            stop_reason TEXT NOT NULL,
+            iterations INTEGER NOT NULL,
+            diverged_at INTEGER,
+            wall_seconds REAL NOT NULL,
+            train_loss REAL,
+            train_accuracy REAL,
+            test_loss REAL,
+            test_accuracy REAL,
+            pruning_ratio REAL,
+            unpruned_test_accuracy REAL,
+            pruned_test_accuracy REAL,
+            pruned_train_accuracy REAL
+          );
+          CREATE UNIQUE INDEX results_current ON results(trial_id) WHERE superseded_at IS NULL;
+          """)
+    }
+    return m
+  }
+}

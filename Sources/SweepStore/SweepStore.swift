@@ -1,0 +1,776 @@
+import Foundation
+import GRDB
+import SweepSpec
+import TailNet
+
+/// The SQLite store of a results folder (`sweep.sqlite`): sweeps, trials, attempts and results.
+///
+/// One process writes (the coordinator, through `init(path:)`); any number of processes may read
+/// at the same time through `init(readOnlyPath:)` (WAL mode: readers see the last committed
+/// state and never block the writer). Every method is one transaction, so a crash leaves each
+/// change whole or absent.
+///
+/// Thread safety: every stored property is an immutable `Sendable` value and GRDB serializes
+/// access to the connections, so the class is `Sendable` without `@unchecked`.
+public final class SweepStore: Sendable {
+  /// The database file.
+  public let path: String
+  /// Whether this instance was opened with `init(readOnlyPath:)`.
+  public let isReadOnly: Bool
+  private let db: any DatabaseWriter
+
+  /// Opens the store at `path` for writing, creating the file or migrating its schema as
+  /// needed, in WAL mode. Opening the same file twice is fine (migrations run once).
+  public init(path: String) throws {
+    self.path = path
+    isReadOnly = false
+    var config = Configuration()
+    config.busyMode = .timeout(10)
+    config.label = "SweepStore"
+    let pool: DatabasePool
+    do {
+      pool = try DatabasePool(path: path, configuration: config)
+    } catch {
+      throw Self.openError(path: path, error)
+    }
+    db = pool
+    do {
+      try pool.barrierWriteWithoutTransaction { db in
+        try Self.checkIdentity(db, path: path)
+      }
+      try Schema.migrator.migrate(pool)
+    } catch let e as StoreError {
+      try? pool.close()
+      throw e
+    } catch {
+      try? pool.close()
+      throw Self.openError(path: path, error)
+    }
+  }
+
+  /// Opens an existing store read-only (for `status`, `export`, reports), also while a
+  /// coordinator is writing to it. Does not create or migrate anything.
+  public init(readOnlyPath path: String) throws {
+    self.path = path
+    isReadOnly = true
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+      !isDirectory.boolValue
+    else { throw StoreError.missing(path: path) }
+    var config = Configuration()
+    config.readonly = true
+    config.busyMode = .timeout(10)
+    config.label = "SweepStore.readOnly"
+    let queue: DatabaseQueue
+    do {
+      queue = try DatabaseQueue(path: path, configuration: config)
+    } catch {
+      throw Self.readOnlyOpenError(path: path, error)
+    }
+    db = queue
+    do {
+      try queue.read { db in
+        try Self.checkIdentity(db, path: path)
+        let migrator = Schema.migrator
+        if try !migrator.hasCompletedMigrations(db) {
+          if try Self.userTableCount(db) == 0 { throw StoreError.missing(path: path) }
+          throw StoreError.olderSchema(path: path)
+        }
+      }
+    } catch let e as StoreError {
+      try? queue.close()
+      throw e
+    } catch {
+      try? queue.close()
+      throw Self.readOnlyOpenError(path: path, error)
+    }
+  }
+
+  /// Closes the connections. Later calls throw.
+  public func close() throws {
+    do { try db.close() } catch { throw StoreError.database(path: path, message: "\(error)") }
+  }
+
+  // MARK: Sweeps
+
+  /// Records a run of a loaded sweep file and returns the sweep's id: the convenience over
+  /// `beginSweep(name:description:path:text:trials:provenance:at:)`.
+  public func beginSweep(_ sweep: Sweep, provenance: Provenance) throws -> Int64 {
+    try beginSweep(
+      name: sweep.name, description: sweep.description, path: sweep.path, text: sweep.text,
+      trials: sweep.trials, provenance: provenance)
+  }
+
+  /// Records a run of the sweep called `name` and returns its id (the same id on every run of
+  /// that name). Adds trials new to the store as `pending`, links the sweep to exactly `trials`
+  /// (the same trial may belong to several sweeps; trials dropped from the file are unlinked but
+  /// keep their results), stores `provenance` for this run, and resets trials left `running` by
+  /// a crashed coordinator to `pending`, closing their open attempts as `lost`.
+  ///
+  /// Call it at sweep start, before any lease is handed out.
+  public func beginSweep(
+    name: String, description: String, path sweepPath: String = "", text: String,
+    trials: [PlannedTrial], provenance: Provenance, at now: Date = Date()
+  ) throws -> Int64 {
+    try write { db in
+      let sweepID: Int64
+      if let existing = try Int64.fetchOne(
+        db, sql: "SELECT id FROM sweeps WHERE name = ?", arguments: [name])
+      {
+        sweepID = existing
+        try db.execute(
+          sql: "UPDATE sweeps SET description = ?, path = ?, text = ?, updated_at = ? WHERE id = ?",
+          arguments: [description, sweepPath, text, now, sweepID])
+      } else {
+        try db.execute(
+          sql: """
+            INSERT INTO sweeps (name, description, path, text, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [name, description, sweepPath, text, now, now])
+        sweepID = db.lastInsertedRowID
+      }
+      var seen = Set<String>()
+      var newLinks = 0
+      for trial in trials where seen.insert(trial.id.hex).inserted {
+        let c = trial.config
+        try db.execute(
+          sql: """
+            INSERT INTO trials (id, config, state, created_at, updated_at, dataset, width, depth,
+              eta, batch_size, alpha, sigma, noise_type, budget, seed)
+            VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO NOTHING
+            """,
+          arguments: [
+            trial.id.hex, try StoreJSON.encode(c), now, now, c.dataset.name, c.width, c.depth,
+            c.eta, c.batchSize, c.alpha, c.sigma, c.noiseType.rawValue, c.budget,
+            Self.seedValue(c.seed),
+          ])
+        try db.execute(
+          sql: """
+            INSERT INTO sweep_trials (sweep_id, trial_id, position, relative_cost)
+            VALUES (?, ?, ?, ?) ON CONFLICT(sweep_id, trial_id) DO NOTHING
+            """, arguments: [sweepID, trial.id.hex, seen.count - 1, trial.relativeCost])
+        if db.changesCount > 0 {
+          newLinks += 1
+        } else {
+          try db.execute(
+            sql: """
+              UPDATE sweep_trials SET position = ?, relative_cost = ?
+              WHERE sweep_id = ? AND trial_id = ?
+              """, arguments: [seen.count - 1, trial.relativeCost, sweepID, trial.id.hex])
+        }
+      }
+      let linked = try String.fetchAll(
+        db, sql: "SELECT trial_id FROM sweep_trials WHERE sweep_id = ?", arguments: [sweepID])
+      for id in linked where !seen.contains(id) {
+        try db.execute(
+          sql: "DELETE FROM sweep_trials WHERE sweep_id = ? AND trial_id = ?",
+          arguments: [sweepID, id])
+      }
+      try db.execute(
+        sql: """
+          INSERT INTO sweep_runs (sweep_id, started_at, text, trial_count, new_trials,
+            tool_version, git_commit, host, dataset_hashes, blas)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          sweepID, now, text, seen.count, newLinks, provenance.toolVersion,
+          provenance.gitCommit, provenance.host, try StoreJSON.encode(provenance.datasetHashes),
+          provenance.blas,
+        ])
+      try Self.recoverInterrupted(db, sweepID: nil, at: now)
+      return sweepID
+    }
+  }
+
+  /// The id of the sweep called `name`, if the store has it.
+  public func sweepID(named name: String) throws -> Int64? {
+    try read { db in
+      try Int64.fetchOne(db, sql: "SELECT id FROM sweeps WHERE name = ?", arguments: [name])
+    }
+  }
+
+  /// Every sweep in the store, oldest first, with its latest run's provenance.
+  public func sweeps() throws -> [SweepInfo] {
+    try read { db in
+      let rows = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT s.id, s.name, s.description, s.path,
+            (SELECT COUNT(*) FROM sweep_trials l WHERE l.sweep_id = s.id) AS trial_count,
+            (SELECT COUNT(*) FROM sweep_runs x WHERE x.sweep_id = s.id) AS runs,
+            r.started_at, r.tool_version, r.git_commit, r.host, r.dataset_hashes, r.blas
+          FROM sweeps s
+          LEFT JOIN sweep_runs r
+            ON r.id = (SELECT MAX(id) FROM sweep_runs WHERE sweep_id = s.id)
+          ORDER BY s.id
+          """)
+      return try rows.map { row in
+        var provenance: Provenance?
+        if let tool = try row.decode(String?.self, forColumn: "tool_version") {
+          let hashesText = try row.decode(String.self, forColumn: "dataset_hashes")
+          provenance = Provenance(
+            toolVersion: tool, gitCommit: try row.decode(String?.self, forColumn: "git_commit"),
+            host: try row.decode(String.self, forColumn: "host"),
+            datasetHashes: try StoreJSON.decode(
+              [String: String].self, hashesText, path: path, what: "sweep run provenance"),
+            blas: try row.decode(String.self, forColumn: "blas"))
+        }
+        return SweepInfo(
+          id: try row.decode(Int64.self, forColumn: "id"),
+          name: try row.decode(String.self, forColumn: "name"),
+          description: try row.decode(String.self, forColumn: "description"),
+          path: try row.decode(String.self, forColumn: "path"),
+          trialCount: try row.decode(Int.self, forColumn: "trial_count"),
+          runs: try row.decode(Int.self, forColumn: "runs"),
+          lastRunAt: try row.decode(Date?.self, forColumn: "started_at"),
+          provenance: provenance)
+      }
+    }
+  }
+
+  /// The trials of the sweep to hand out now, in sweep-file order: every `pending` trial, plus
+  /// those `rerun` selects, plus trials left `running` by a crashed coordinator (reset to
+  /// `pending`, their open attempts closed as `lost`). Trials with a result are skipped unless
+  /// `rerun` selects them; see `RerunPolicy` for how a rerun's result replaces the old one.
+  ///
+  /// Call it once at sweep start, before any lease is handed out: it treats every open attempt
+  /// of the sweep as lost.
+  public func trialsToRun(sweepID: Int64, rerun: RerunPolicy = .none) throws -> [PlannedTrial] {
+    try write { db in
+      try Self.requireSweep(db, sweepID)
+      let now = Date()
+      try Self.recoverInterrupted(db, sweepID: sweepID, at: now)
+      let states: [String]
+      switch rerun {
+      case .none: states = []
+      case .failed: states = [TrialState.failed.rawValue]
+      case .diverged: states = [TrialState.diverged.rawValue]
+      case .all:
+        states = [TrialState.done, .diverged, .failed].map(\.rawValue)
+      }
+      if !states.isEmpty {
+        let inStates = states.map { "'\($0)'" }.joined(separator: ", ")
+        let selected = """
+          SELECT t.id FROM trials t JOIN sweep_trials l ON l.trial_id = t.id
+          WHERE l.sweep_id = ? AND t.state IN (\(inStates))
+          """
+        try db.execute(
+          sql: """
+            UPDATE results SET superseded_at = ?
+            WHERE superseded_at IS NULL AND trial_id IN (\(selected))
+            """, arguments: [now, sweepID])
+        try db.execute(
+          sql: "UPDATE trials SET state = 'pending', updated_at = ? WHERE id IN (\(selected))",
+          arguments: [now, sweepID])
+      }
+      let rows = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT t.id, t.config, l.relative_cost FROM sweep_trials l
+          JOIN trials t ON t.id = l.trial_id
+          WHERE l.sweep_id = ? AND t.state = 'pending' ORDER BY l.position
+          """, arguments: [sweepID])
+      return try rows.map { row in
+        let id = try self.trialID(row.decode(String.self, atIndex: 0))
+        let config = try StoreJSON.decode(
+          TrialConfig.self, try row.decode(String.self, atIndex: 1), path: path,
+          what: "configuration of trial \(id.short)")
+        var planned = PlannedTrial(
+          config: config, relativeCost: try row.decode(Double.self, atIndex: 2))
+        // The stored id is authoritative (a store written under older id rules keeps its ids).
+        planned.id = id
+        return planned
+      }
+    }
+  }
+
+  // MARK: Attempts and results
+
+  /// Records that `worker` on `host` leased attempt `attempt` of `trial`; the trial becomes
+  /// `running` unless it already has a result.
+  public func attemptStarted(
+    trial: TrialID, attempt: Int, worker: String, host: String, at: Date
+  ) throws {
+    try write { db in
+      let state = try Self.state(db, trial)
+      try db.execute(
+        sql: """
+          INSERT INTO attempts (trial_id, attempt, worker, host, leased, started_at)
+          VALUES (?, ?, ?, ?, 1, ?)
+          """, arguments: [trial.hex, attempt, worker, host, at])
+      if state != .done && state != .diverged {
+        try db.execute(
+          sql: "UPDATE trials SET state = 'running', updated_at = ? WHERE id = ?",
+          arguments: [at, trial.hex])
+      }
+    }
+  }
+
+  /// Records how an attempt ended without a result (or confirms a commit). The open attempt
+  /// `attempt` of `trial` is closed; if none is open, a closed attempt row is added. A `running`
+  /// trial with no other open attempt goes back to `pending`; `error` becomes its last error.
+  public func attemptEnded(
+    trial: TrialID, attempt: Int, outcome: AttemptOutcome, error: String?, at: Date
+  ) throws {
+    try write { db in
+      _ = try Self.state(db, trial)
+      try Self.closeAttempt(
+        db, trial: trial, attempt: attempt, worker: nil, outcome: outcome, error: error, at: at)
+      if let error {
+        try db.execute(
+          sql: "UPDATE trials SET last_error = ?, updated_at = ? WHERE id = ?",
+          arguments: [error, at, trial.hex])
+      }
+      try db.execute(
+        sql: """
+          UPDATE trials SET state = 'pending', updated_at = ?
+          WHERE id = ? AND state = 'running'
+            AND NOT EXISTS (SELECT 1 FROM attempts WHERE trial_id = ? AND outcome IS NULL)
+          """, arguments: [at, trial.hex, trial.hex])
+    }
+  }
+
+  /// Commits `result` as the result of `trial`, in one transaction, exactly once: if the trial
+  /// already has a result, this one is recorded as a `duplicate` attempt and nothing else
+  /// changes. Otherwise the result is stored, the attempt is marked `committed`, and the trial
+  /// becomes `done` (or `diverged` when training diverged). A late result for a `failed` trial
+  /// is accepted. Results with stop reason `cancelled` are refused (`StoreError.cancelledResult`).
+  @discardableResult
+  public func commit(
+    trial: TrialID, attempt: Int, worker: String, result: TrialResult, at: Date
+  ) throws -> CommitOutcome {
+    guard result.training.stopReason != .cancelled else {
+      throw StoreError.cancelledResult(trial.short)
+    }
+    let training = try StoreJSON.encode(result.training)
+    let compression = try result.compression.map { try StoreJSON.encode($0) }
+    let config = try StoreJSON.encode(result.config)
+    return try write { db in
+      _ = try Self.state(db, trial)
+      let hasResult =
+        try Bool.fetchOne(
+          db,
+          sql: "SELECT EXISTS (SELECT 1 FROM results WHERE trial_id = ? AND superseded_at IS NULL)",
+          arguments: [trial.hex]) ?? false
+      if hasResult {
+        try Self.closeAttempt(
+          db, trial: trial, attempt: attempt, worker: worker, outcome: .duplicate, error: nil,
+          at: at)
+        return .duplicate
+      }
+      let t = result.training
+      let c = result.compression
+      try db.execute(
+        sql: """
+          INSERT INTO results (trial_id, attempt, worker, committed_at, config, training,
+            compression, dataset_hash, stop_reason, iterations, diverged_at, wall_seconds,
+            train_loss, train_accuracy, test_loss, test_accuracy, pruning_ratio,
+            unpruned_test_accuracy, pruned_test_accuracy, pruned_train_accuracy)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          trial.hex, attempt, worker, at, config, training, compression, result.datasetHash,
+          t.stopReason.rawValue, t.iterations, t.divergedAt, t.wallSeconds,
+          t.final?.trainLoss, t.final?.trainAccuracy, t.final?.testLoss, t.final?.testAccuracy,
+          c?.pruningRatio, c?.unpruned.testAccuracy, c?.pruned.testAccuracy,
+          c?.pruned.trainAccuracy,
+        ])
+      try Self.closeAttempt(
+        db, trial: trial, attempt: attempt, worker: worker, outcome: .committed, error: nil,
+        at: at)
+      let state: TrialState = t.stopReason == .diverged ? .diverged : .done
+      try db.execute(
+        sql: "UPDATE trials SET state = ?, updated_at = ? WHERE id = ?",
+        arguments: [state.rawValue, at, trial.hex])
+      return .committed
+    }
+  }
+
+  /// Gives up on `trial` (retry cap reached): it becomes `failed` with `error` as its last
+  /// error. A trial that already has a result keeps it and its state.
+  public func markFailed(trial: TrialID, error: String) throws {
+    try write { db in
+      _ = try Self.state(db, trial)
+      try db.execute(
+        sql: """
+          UPDATE trials SET state = 'failed', last_error = ?, updated_at = ?
+          WHERE id = ? AND state NOT IN ('done', 'diverged')
+          """, arguments: [error, Date(), trial.hex])
+    }
+  }
+
+  // MARK: Reading
+
+  /// Trial counts by state and per-worker activity, for one sweep or (nil) the whole store.
+  public func status(sweepID: Int64?) throws -> StoreStatus {
+    try read { db in
+      if let sweepID { try Self.requireSweep(db, sweepID) }
+      var counts: [TrialState: Int] = [:]
+      for s in TrialState.allCases { counts[s] = 0 }
+      let countRows = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT state, COUNT(*) FROM trials
+          WHERE ?1 IS NULL OR id IN (SELECT trial_id FROM sweep_trials WHERE sweep_id = ?1)
+          GROUP BY state
+          """, arguments: [sweepID])
+      for row in countRows {
+        let name = try row.decode(String.self, atIndex: 0)
+        guard let state = TrialState(rawValue: name) else {
+          throw StoreError.corrupt(path: path, detail: "unknown trial state '\(name)'")
+        }
+        counts[state] = try row.decode(Int.self, atIndex: 1)
+      }
+      let workerRows = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT a.worker,
+            (SELECT b.host FROM attempts b WHERE b.worker = a.worker ORDER BY b.id DESC LIMIT 1),
+            SUM(a.leased),
+            SUM(CASE WHEN a.leased = 1 AND a.outcome IS NULL THEN 1 ELSE 0 END),
+            SUM(CASE WHEN a.outcome = 'committed' THEN 1 ELSE 0 END),
+            SUM(CASE WHEN a.outcome = 'duplicate' THEN 1 ELSE 0 END),
+            SUM(CASE WHEN a.outcome IN ('failed', 'lost', 'timedOut', 'crashed') THEN 1 ELSE 0 END),
+            MAX(MAX(COALESCE(a.started_at, '')), MAX(COALESCE(a.ended_at, '')))
+          FROM attempts a
+          WHERE ?1 IS NULL OR a.trial_id IN (SELECT trial_id FROM sweep_trials WHERE sweep_id = ?1)
+          GROUP BY a.worker ORDER BY a.worker
+          """, arguments: [sweepID])
+      let workers = try workerRows.map { row in
+        let seen = try row.decode(String.self, atIndex: 7)
+        return WorkerActivity(
+          worker: try row.decode(String.self, atIndex: 0),
+          host: try row.decode(String?.self, atIndex: 1) ?? "",
+          attempts: try row.decode(Int.self, atIndex: 2),
+          running: try row.decode(Int.self, atIndex: 3),
+          committed: try row.decode(Int.self, atIndex: 4),
+          duplicates: try row.decode(Int.self, atIndex: 5),
+          failed: try row.decode(Int.self, atIndex: 6),
+          lastSeen: seen.isEmpty ? nil : Date.fromDatabaseValue(seen.databaseValue))
+      }
+      return StoreStatus(counts: counts, workers: workers)
+    }
+  }
+
+  /// One row per trial (of one sweep in sweep-file order, or nil: every trial in the store in
+  /// the order trials were first added),
+  /// with its current result decoded from the stored JSON.
+  public func rows(sweepID: Int64?) throws -> [TrialRow] {
+    try read { db in
+      let from: String
+      let arguments: StatementArguments
+      if let sweepID {
+        try Self.requireSweep(db, sweepID)
+        from = """
+          FROM sweep_trials l JOIN trials t ON t.id = l.trial_id
+          LEFT JOIN results r ON r.trial_id = t.id AND r.superseded_at IS NULL
+          WHERE l.sweep_id = ? ORDER BY l.position
+          """
+        arguments = [sweepID]
+      } else {
+        from = """
+          FROM trials t LEFT JOIN results r ON r.trial_id = t.id AND r.superseded_at IS NULL
+          ORDER BY t.rowid
+          """
+        arguments = []
+      }
+      let rows = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT t.id, t.config, t.state, t.last_error,
+            (SELECT COUNT(*) FROM attempts a WHERE a.trial_id = t.id AND a.leased = 1),
+            r.id, r.config, r.training, r.compression, r.dataset_hash
+          \(from)
+          """, arguments: arguments)
+      return try rows.map { row in try self.trialRow(row) }
+    }
+  }
+
+  /// Checks the file and the store's invariants; returns the problems found (empty: sound).
+  /// Checked: SQLite's integrity and foreign keys; a current result exists exactly for trials
+  /// `done` or `diverged`, and agrees with the state; every result decodes and has its
+  /// `committed` attempt.
+  public func verify() throws -> [String] {
+    try read { db in
+      var problems: [String] = []
+      let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+      if integrity != ["ok"] { problems += integrity.map { "integrity_check: \($0)" } }
+      let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
+      if !fk.isEmpty { problems.append("foreign_key_check: \(fk.count) dangling references") }
+      let mismatched = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT t.id, t.state, r.stop_reason FROM trials t
+          LEFT JOIN results r ON r.trial_id = t.id AND r.superseded_at IS NULL
+          WHERE (r.id IS NULL AND t.state IN ('done', 'diverged'))
+             OR (r.id IS NOT NULL AND t.state NOT IN ('done', 'diverged'))
+             OR (t.state = 'diverged' AND r.stop_reason <> 'diverged')
+             OR (t.state = 'done' AND r.stop_reason = 'diverged')
+          """)
+      for row in mismatched {
+        let id = try row.decode(String.self, atIndex: 0)
+        let state = try row.decode(String.self, atIndex: 1)
+        let stop = try row.decode(String?.self, atIndex: 2)
+        problems.append(
+          "trial \(id.prefix(12)): state \(state) but current result \(stop ?? "none")")
+      }
+      let orphans = try String.fetchAll(
+        db,
+        sql: """
+          SELECT r.trial_id FROM results r WHERE NOT EXISTS (
+            SELECT 1 FROM attempts a WHERE a.trial_id = r.trial_id AND a.attempt = r.attempt
+              AND a.outcome = 'committed')
+          """)
+      for id in orphans {
+        problems.append("trial \(id.prefix(12)): result without a committed attempt")
+      }
+      let stuck = try String.fetchAll(
+        db,
+        sql: """
+          SELECT t.id FROM trials t WHERE t.state = 'running' AND NOT EXISTS (
+            SELECT 1 FROM attempts a WHERE a.trial_id = t.id AND a.outcome IS NULL)
+          """)
+      for id in stuck { problems.append("trial \(id.prefix(12)): running without an open attempt") }
+      let results = try Row.fetchAll(
+        db, sql: "SELECT trial_id, config, training, compression FROM results")
+      for row in results {
+        let id = try row.decode(String.self, atIndex: 0)
+        do {
+          _ = try StoreJSON.decode(
+            TrialConfig.self, try row.decode(String.self, atIndex: 1), path: path, what: id)
+          _ = try StoreJSON.decode(
+            TrainingSummary.self, try row.decode(String.self, atIndex: 2), path: path, what: id)
+          if let c = try row.decode(String?.self, atIndex: 3) {
+            _ = try StoreJSON.decode(CompressionReport.self, c, path: path, what: id)
+          }
+        } catch {
+          problems.append("trial \(id.prefix(12)): result does not decode: \(error)")
+        }
+      }
+      return problems
+    }
+  }
+
+  // MARK: Internals
+
+  private func write<T>(_ body: (Database) throws -> T) throws -> T {
+    if isReadOnly { throw StoreError.readOnly(path: path) }
+    do {
+      return try db.write(body)
+    } catch let e as StoreError {
+      throw e
+    } catch {
+      throw StoreError.database(path: path, message: "\(error)")
+    }
+  }
+
+  private func read<T>(_ body: (Database) throws -> T) throws -> T {
+    do {
+      return try db.read(body)
+    } catch let e as StoreError {
+      throw e
+    } catch {
+      throw StoreError.database(path: path, message: "\(error)")
+    }
+  }
+
+  private func trialID(_ hex: String) throws -> TrialID {
+    guard let id = TrialID(hex: hex) else {
+      throw StoreError.corrupt(path: path, detail: "bad trial id '\(hex)'")
+    }
+    return id
+  }
+
+  private func trialRow(_ row: Row) throws -> TrialRow {
+    let id = try trialID(row.decode(String.self, atIndex: 0))
+    let config = try StoreJSON.decode(
+      TrialConfig.self, try row.decode(String.self, atIndex: 1), path: path,
+      what: "configuration of trial \(id.short)")
+    let stateName = try row.decode(String.self, atIndex: 2)
+    guard let state = TrialState(rawValue: stateName) else {
+      throw StoreError.corrupt(
+        path: path, detail: "trial \(id.short): unknown state '\(stateName)'")
+    }
+    var result: TrialResult?
+    if try row.decode(Int64?.self, atIndex: 5) != nil {
+      let what = "result of trial \(id.short)"
+      let resultConfig = try StoreJSON.decode(
+        TrialConfig.self, try row.decode(String.self, atIndex: 6), path: path, what: what)
+      let training = try StoreJSON.decode(
+        TrainingSummary.self, try row.decode(String.self, atIndex: 7), path: path, what: what)
+      let compression = try row.decode(String?.self, atIndex: 8).map {
+        try StoreJSON.decode(CompressionReport.self, $0, path: path, what: what)
+      }
+      result = TrialResult(
+        config: resultConfig, training: training, compression: compression,
+        datasetHash: try row.decode(String?.self, atIndex: 9))
+    }
+    return TrialRow(
+      id: id, config: config, state: state, attempts: try row.decode(Int.self, atIndex: 4),
+      result: result, lastError: try row.decode(String?.self, atIndex: 3))
+  }
+
+  private static func state(_ db: Database, _ trial: TrialID) throws -> TrialState {
+    guard
+      let name = try String.fetchOne(
+        db, sql: "SELECT state FROM trials WHERE id = ?", arguments: [trial.hex])
+    else { throw StoreError.unknownTrial(trial.short) }
+    return TrialState(rawValue: name) ?? .pending
+  }
+
+  private static func requireSweep(_ db: Database, _ sweepID: Int64) throws {
+    let exists =
+      try Bool.fetchOne(
+        db, sql: "SELECT EXISTS (SELECT 1 FROM sweeps WHERE id = ?)", arguments: [sweepID])
+      ?? false
+    if !exists { throw StoreError.unknownSweep(sweepID) }
+  }
+
+  /// Closes the latest open attempt `attempt` of `trial` (of `worker`, when given) with
+  /// `outcome`, or adds a closed, non-leased attempt row when none is open.
+  private static func closeAttempt(
+    _ db: Database, trial: TrialID, attempt: Int, worker: String?, outcome: AttemptOutcome,
+    error: String?, at: Date
+  ) throws {
+    let open = try Int64.fetchOne(
+      db,
+      sql: """
+        SELECT id FROM attempts WHERE trial_id = ? AND attempt = ? AND outcome IS NULL
+          AND (?3 IS NULL OR worker = ?3)
+        ORDER BY id DESC LIMIT 1
+        """, arguments: [trial.hex, attempt, worker])
+    if let open {
+      try db.execute(
+        sql: "UPDATE attempts SET outcome = ?, ended_at = ?, error = ? WHERE id = ?",
+        arguments: [outcome.rawValue, at, error, open])
+      return
+    }
+    // Nothing open: who ran it? The latest row of this attempt, else the worker's last host.
+    var who = worker ?? ""
+    var host = ""
+    if let row = try Row.fetchOne(
+      db,
+      sql: """
+        SELECT worker, host FROM attempts WHERE trial_id = ? AND attempt = ?
+          AND (?3 IS NULL OR worker = ?3)
+        ORDER BY id DESC LIMIT 1
+        """, arguments: [trial.hex, attempt, worker])
+    {
+      who = try row.decode(String.self, atIndex: 0)
+      host = try row.decode(String.self, atIndex: 1)
+    } else if let worker,
+      let h = try String.fetchOne(
+        db, sql: "SELECT host FROM attempts WHERE worker = ? ORDER BY id DESC LIMIT 1",
+        arguments: [worker])
+    {
+      host = h
+    }
+    try db.execute(
+      sql: """
+        INSERT INTO attempts (trial_id, attempt, worker, host, leased, ended_at, outcome, error)
+        VALUES (?, ?, ?, ?, 0, ?, ?, ?)
+        """, arguments: [trial.hex, attempt, who, host, at, outcome.rawValue, error])
+  }
+
+  /// Trials left `running` (of one sweep, or all) go back to `pending`; open attempts are `lost`.
+  private static func recoverInterrupted(_ db: Database, sweepID: Int64?, at: Date) throws {
+    try db.execute(
+      sql: """
+        UPDATE attempts SET outcome = 'lost', ended_at = ?2,
+          error = COALESCE(error, 'the coordinator stopped while this attempt ran')
+        WHERE outcome IS NULL
+          AND (?1 IS NULL OR trial_id IN (SELECT trial_id FROM sweep_trials WHERE sweep_id = ?1))
+        """, arguments: [sweepID, at])
+    try db.execute(
+      sql: """
+        UPDATE trials SET state = 'pending', updated_at = ?2
+        WHERE state = 'running'
+          AND (?1 IS NULL OR id IN (SELECT trial_id FROM sweep_trials WHERE sweep_id = ?1))
+        """, arguments: [sweepID, at])
+  }
+
+  private static func seedValue(_ seed: UInt64) -> DatabaseValue {
+    if let s = Int64(exactly: seed) { return s.databaseValue }
+    return String(seed).databaseValue
+  }
+
+  private static func userTableCount(_ db: Database) throws -> Int {
+    try Int.fetchOne(
+      db,
+      sql: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ) ?? 0
+  }
+
+  /// Refuses files that are not TailSweep stores or were migrated by a newer build.
+  private static func checkIdentity(_ db: Database, path: String) throws {
+    let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+    let tables = try userTableCount(db)
+    if appID != Schema.applicationID && tables > 0 { throw StoreError.notAStore(path: path) }
+    let migrator = Schema.migrator
+    if try migrator.hasBeenSuperseded(db) {
+      let unknown = try migrator.appliedIdentifiers(db).subtracting(migrator.migrations)
+      throw StoreError.futureSchema(path: path, unknownSteps: unknown.sorted())
+    }
+  }
+
+  /// `openError`, with the one read-only case SQLite explains badly: a WAL store in a folder
+  /// where the `-shm` file cannot be created.
+  private static func readOnlyOpenError(path: String, _ error: any Error) -> StoreError {
+    let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    if !(error is StoreError), !FileManager.default.isWritableFile(atPath: folder),
+      !FileManager.default.fileExists(atPath: path + "-shm")
+    {
+      return .cannotOpen(
+        path: path,
+        reason:
+          "SQLite must create \(path)-shm to read a WAL store, but the folder \(folder) is not writable (copy the results folder somewhere writable)"
+      )
+    }
+    return openError(path: path, error)
+  }
+
+  private static func openError(path: String, _ error: any Error) -> StoreError {
+    if let e = error as? StoreError { return e }
+    if let e = error as? DatabaseError, e.resultCode == .SQLITE_NOTADB {
+      return .notAStore(path: path)
+    }
+    if let e = error as? DatabaseError {
+      return .cannotOpen(path: path, reason: e.message ?? "\(e.resultCode)")
+    }
+    return .cannotOpen(path: path, reason: "\(error)")
+  }
+}
+
+/// JSON as the store writes it: sorted keys; non-finite numbers as the strings "nan", "inf",
+/// "-inf" (diverged trials may carry them).
+enum StoreJSON {
+  static func encoder() -> JSONEncoder {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    e.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return e
+  }
+
+  static func decoder() -> JSONDecoder {
+    let d = JSONDecoder()
+    d.nonConformingFloatDecodingStrategy = .convertFromString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return d
+  }
+
+  static func encode<T: Encodable>(_ value: T) throws -> String {
+    String(decoding: try encoder().encode(value), as: UTF8.self)
+  }
+
+  static func decode<T: Decodable>(_ type: T.Type, _ text: String, path: String, what: String)
+    throws -> T
+  {
+    do {
+      return try decoder().decode(type, from: Data(text.utf8))
+    } catch {
+      throw StoreError.corrupt(path: path, detail: "\(what): \(error)")
+    }
+  }
+}

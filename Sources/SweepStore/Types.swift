@@ -1,0 +1,123 @@
+import Foundation
+import SweepSpec
+import TailNet
+
+/// Which finished trials of a sweep to run again when the sweep is resumed.
+///
+/// A rerun resets the chosen trials to `pending`. Their current result, if any, is retired at that
+/// moment (kept in the `results` table with `superseded_at` set, so old numbers stay queryable);
+/// the attempts table keeps the full history. When the rerun commits, its result becomes the
+/// trial's result: the latest committed result wins, and `rows`/`export` only show that one.
+public enum RerunPolicy: String, Sendable, CaseIterable, Codable {
+  /// Run only trials without a result (pending, or left running by a crashed coordinator).
+  case none
+  /// Also run trials that gave up (`failed`).
+  case failed
+  /// Also run trials whose training diverged.
+  case diverged
+  /// Run every trial of the sweep again.
+  case all
+}
+
+/// How one attempt (lease) of a trial ended.
+public enum AttemptOutcome: String, Sendable, CaseIterable, Codable {
+  /// Its result became the trial's result.
+  case committed
+  /// Its result arrived after the trial already had one and was ignored.
+  case duplicate
+  /// The worker reported an error.
+  case failed
+  /// The coordinator stopped while the attempt was running (found at the next sweep start).
+  case lost
+  /// The lease expired (worker silent or the trial ran past its timeout).
+  case timedOut
+  /// The worker process died.
+  case crashed
+}
+
+/// What `commit` did with a result.
+public enum CommitOutcome: String, Sendable, Hashable {
+  /// The result is now the trial's result.
+  case committed
+  /// The trial already had a result; this one was recorded as a duplicate attempt only.
+  case duplicate
+}
+
+/// Where a sweep run's numbers came from; filled by the caller, stored once per `beginSweep`.
+public struct Provenance: Codable, Hashable, Sendable {
+  /// `tailsweep` version string.
+  public var toolVersion: String
+  /// Git commit of the source tree, when known.
+  public var gitCommit: String?
+  /// Host name of the coordinator.
+  public var host: String
+  /// SHA-256 of each data set's source files, by data set name.
+  public var datasetHashes: [String: String]
+  /// OpenBLAS configuration (`openblas_get_config()`, thread count).
+  public var blas: String
+
+  /// Creates a provenance record.
+  public init(
+    toolVersion: String, gitCommit: String?, host: String, datasetHashes: [String: String],
+    blas: String
+  ) {
+    self.toolVersion = toolVersion
+    self.gitCommit = gitCommit
+    self.host = host
+    self.datasetHashes = datasetHashes
+    self.blas = blas
+  }
+}
+
+/// A sweep known to the store (one row per sweep name; runs are counted).
+public struct SweepInfo: Hashable, Sendable {
+  /// Store id (what `beginSweep` returned).
+  public var id: Int64
+  /// Sweep name (its identity in the store).
+  public var name: String
+  /// One-line description from the sweep file.
+  public var description: String
+  /// Path of the sweep file as last given.
+  public var path: String
+  /// Trials currently in the sweep.
+  public var trialCount: Int
+  /// How many times the sweep was begun (runs and resumes).
+  public var runs: Int
+  /// When the latest run began.
+  public var lastRunAt: Date?
+  /// Provenance of the latest run.
+  public var provenance: Provenance?
+}
+
+/// What one worker did, for `tailsweep status`.
+public struct WorkerActivity: Hashable, Sendable {
+  /// Worker id.
+  public var worker: String
+  /// Host it last reported.
+  public var host: String
+  /// Leases handed to it.
+  public var attempts: Int
+  /// Leases it holds now.
+  public var running: Int
+  /// Its results that became trial results.
+  public var committed: Int
+  /// Its late results ignored as duplicates.
+  public var duplicates: Int
+  /// Its attempts that failed, timed out, crashed or were lost.
+  public var failed: Int
+  /// Latest start or end time of any of its attempts.
+  public var lastSeen: Date?
+}
+
+/// Counts of trials by state plus per-worker activity.
+public struct StoreStatus: Hashable, Sendable {
+  /// Trials in each state (every state present, zero when none).
+  public var counts: [TrialState: Int]
+  /// Per-worker rows, by worker id.
+  public var workers: [WorkerActivity]
+
+  /// Number of trials in `state`.
+  public func count(_ state: TrialState) -> Int { counts[state] ?? 0 }
+  /// All trials counted.
+  public var total: Int { counts.values.reduce(0, +) }
+}

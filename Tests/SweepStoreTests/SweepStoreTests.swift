@@ -1,0 +1,459 @@
+import Foundation
+import GRDB
+import SweepSpec
+import SweepStore
+import TailNet
+import Testing
+
+@Suite struct OpeningTests {
+  @Test func emptyFileIsMigratedAndOpensTwice() throws {
+    let path = try Fixtures.storePath()
+    let a = try SweepStore(path: path)
+    let b = try SweepStore(path: path)
+    #expect(try a.sweeps().isEmpty)
+    #expect(try b.status(sweepID: nil).total == 0)
+    let r = try SweepStore(readOnlyPath: path)
+    #expect(try r.rows(sweepID: nil).isEmpty)
+    #expect(try a.verify().isEmpty)
+    try a.close()
+    try b.close()
+    try r.close()
+    // WAL mode on disk.
+    let q = try DatabaseQueue(path: path)
+    #expect(try q.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+  }
+
+  @Test func zeroByteFileIsMigrated() throws {
+    let path = try Fixtures.storePath()
+    #expect(FileManager.default.createFile(atPath: path, contents: Data()))
+    let store = try SweepStore(path: path)
+    let t = Fixtures.trial(seed: 1)
+    let sweep = Sweep(
+      name: "from-file", description: "d", path: "sweeps/x.yaml", text: "# x\n",
+      settings: SweepSettings(), trials: [t])
+    let id = try store.beginSweep(sweep, provenance: Fixtures.provenance)
+    #expect(try store.trialsToRun(sweepID: id).map(\.id) == [t.id])
+    let info = try #require(try store.sweeps().first)
+    #expect(info.name == "from-file" && info.path == "sweeps/x.yaml" && info.runs == 1)
+    #expect(try store.sweepID(named: "from-file") == id)
+  }
+
+  @Test func readOnlyOpenOfMissingFileSaysWhatToDo() throws {
+    let path = try Fixtures.storePath()
+    #expect(throws: StoreError.missing(path: path)) { try SweepStore(readOnlyPath: path) }
+    #expect(StoreError.missing(path: path).description.contains("run a sweep first"))
+  }
+
+  @Test func futureSchemaIsRefusedClearly() throws {
+    let path = try Fixtures.storePath()
+    try SweepStore(path: path).close()
+    let q = try DatabaseQueue(path: path)
+    try q.write {
+      try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-future')")
+    }
+    try q.close()
+    let expected = StoreError.futureSchema(path: path, unknownSteps: ["v99-future"])
+    #expect(throws: expected) { try SweepStore(path: path) }
+    #expect(throws: expected) { try SweepStore(readOnlyPath: path) }
+    #expect(expected.description.contains("newer tailsweep"))
+  }
+
+  @Test func foreignFilesAreNotStores() throws {
+    let path = try Fixtures.storePath()
+    let q = try DatabaseQueue(path: path)
+    try q.write { try $0.execute(sql: "CREATE TABLE other (x)") }
+    try q.close()
+    #expect(throws: StoreError.notAStore(path: path)) { try SweepStore(path: path) }
+    #expect(throws: StoreError.notAStore(path: path)) { try SweepStore(readOnlyPath: path) }
+    let text = try Fixtures.storePath()
+    try String(repeating: "not a database\n", count: 100).write(
+      toFile: text, atomically: true, encoding: .utf8)
+    #expect(throws: StoreError.notAStore(path: text)) { try SweepStore(path: text) }
+  }
+
+  @Test func readOnlyStoreRefusesWrites() throws {
+    let path = try Fixtures.storePath()
+    let w = try SweepStore(path: path)
+    let t = Fixtures.trial(seed: 1)
+    _ = try w.beginSweep(
+      name: "s", description: "d", text: "x", trials: [t], provenance: Fixtures.provenance)
+    let r = try SweepStore(readOnlyPath: path)
+    #expect(throws: StoreError.readOnly(path: path)) {
+      try r.markFailed(trial: t.id, error: "no")
+    }
+  }
+}
+
+@Suite struct CommitTests {
+  @Test func secondCommitIsADuplicateAndChangesNothing() throws {
+    let store = try SweepStore(path: Fixtures.storePath())
+    let t = Fixtures.trial(seed: 1)
+    let sweep = try store.beginSweep(
+      name: "s", description: "d", text: "x", trials: [t], provenance: Fixtures.provenance)
+    #expect(try Fixtures.run(store, t, attempt: 1, worker: "w1", testAccuracy: 0.9) == .committed)
+    let first = try store.rows(sweepID: sweep)
+    // A late result of another lease (and a replay of the same one).
+    #expect(try Fixtures.run(store, t, attempt: 2, worker: "w2", testAccuracy: 0.5) == .duplicate)
+    #expect(
+      try store.commit(
+        trial: t.id, attempt: 1, worker: "w1", result: Fixtures.result(for: t, testAccuracy: 0.1),
+        at: Date()) == .duplicate)
+    let after = try store.rows(sweepID: sweep)
+    #expect(after.count == 1)
+    #expect(after[0].result == first[0].result)
+    #expect(after[0].result?.training.final?.testAccuracy == 0.9)
+    #expect(after[0].state == .done)
+    #expect(after[0].attempts == 2)
+    let status = try store.status(sweepID: sweep)
+    #expect(status.count(.done) == 1)
+    let w1 = try #require(status.workers.first { $0.worker == "w1" })
+    let w2 = try #require(status.workers.first { $0.worker == "w2" })
+    #expect(w1.committed == 1 && w1.duplicates == 1 && w1.running == 0)
+    #expect(w2.duplicates == 1 && w2.attempts == 1 && w2.host == "host-w2")
+    #expect(try store.verify().isEmpty)
+  }
+
+  @Test func commitStoresEveryMeasurementAndFlatColumns() throws {
+    let path = try Fixtures.storePath()
+    let store = try SweepStore(path: path)
+    let t = Fixtures.trial(seed: 7)
+    _ = try store.beginSweep(
+      name: "s", description: "d", text: "x", trials: [t], provenance: Fixtures.provenance)
+    var result = Fixtures.result(for: t)
+    result.training.history[0].trainLoss = .nan
+    result.training.history[1].testLoss = .infinity
+    try store.attemptStarted(trial: t.id, attempt: 1, worker: "w", host: "h", at: Date())
+    #expect(
+      try store.commit(trial: t.id, attempt: 1, worker: "w", result: result, at: Date())
+        == .committed)
+    let row = try #require(try store.rows(sweepID: nil).first)
+    let stored = try #require(row.result)
+    #expect(stored.training.history[0].trainLoss.isNaN)
+    for i in stored.training.history.indices.dropFirst() {
+      #expect(stored.training.history[i] == result.training.history[i])
+    }
+    #expect(stored.compression == result.compression)
+    #expect(stored.config == result.config)
+    let q = try DatabaseQueue(path: path)
+    let flat = try #require(
+      try q.read {
+        try Row.fetchOne(
+          $0,
+          sql: """
+            SELECT r.pruning_ratio, r.test_accuracy, r.pruned_test_accuracy, r.iterations,
+              r.stop_reason, t.width, t.alpha FROM results r JOIN trials t ON t.id = r.trial_id
+            """)
+      })
+    #expect(try flat.decode(Double.self, atIndex: 0) == 0.42)
+    #expect(try flat.decode(Double.self, atIndex: 1) == result.training.final?.testAccuracy)
+    #expect(try flat.decode(Double.self, atIndex: 2) == result.compression?.pruned.testAccuracy)
+    #expect(try flat.decode(Int.self, atIndex: 3) == 400)
+    #expect(try flat.decode(String.self, atIndex: 4) == "reached_target")
+    #expect(try flat.decode(Int.self, atIndex: 5) == 64)
+    #expect(try flat.decode(Double.self, atIndex: 6) == 1.75)
+  }
+
+  @Test func divergedResultGivesDivergedState() throws {
+    let store = try SweepStore(path: Fixtures.storePath())
+    let t = Fixtures.trial(seed: 2)
+    _ = try store.beginSweep(
+      name: "s", description: "d", text: "x", trials: [t], provenance: Fixtures.provenance)
+    try Fixtures.run(store, t, stop: .diverged)
+    let row = try #require(try store.rows(sweepID: nil).first)
+    #expect(row.state == .diverged)
+    #expect(row.result?.training.divergedAt == 321)
+    #expect(try store.verify().isEmpty)
+  }
+
+  @Test func cancelledResultIsRefused() throws {
+    let store = try SweepStore(path: Fixtures.storePath())
+    let t = Fixtures.trial(seed: 3)
+    _ = try store.beginSweep(
+      name: "s", description: "d", text: "x", trials: [t], provenance: Fixtures.provenance)
+    #expect(throws: StoreError.cancelledResult(t.id.short)) {
+      try store.commit(
+        trial: t.id, attempt: 1, worker: "w", result: Fixtures.result(for: t, stop: .cancelled),
+        at: Date())
+    }
+    #expect(try store.rows(sweepID: nil).first?.state == .pending)
+  }
+
+  @Test func unknownTrialIsAnError() throws {
+    let store = try SweepStore(path: Fixtures.storePath())
+    let t = Fixtures.trial(seed: 4)
+    #expect(throws: StoreError.unknownTrial(t.id.short)) {
+      try store.attemptStarted(trial: t.id, attempt: 1, worker: "w", host: "h", at: Date())
+    }
+    #expect(throws: StoreError.unknownSweep(99)) { try store.trialsToRun(sweepID: 99) }
+  }
+
+  @Test func failedAttemptsRequeueAndMarkFailedGivesUp() throws {
+    let store = try SweepStore(path: Fixtures.storePath())
+    let t = Fixtures.trial(seed: 5)
+    let sweep = try store.beginSweep(
+      name: "s", description: "d", text: "x", trials: [t], provenance: Fixtures.provenance)
+    try store.attemptStarted(trial: t.id, attempt: 1, worker: "w", host: "h", at: Date())
+    #expect(try store.rows(sweepID: sweep)[0].state == .running)
+    #expect(try store.status(sweepID: sweep).workers[0].running == 1)
+    try store.attemptEnded(
+      trial: t.id, attempt: 1, outcome: .crashed, error: "signal 9", at: Date())
+    var row = try store.rows(sweepID: sweep)[0]
+    #expect(row.state == .pending && row.lastError == "signal 9" && row.attempts == 1)
+    try store.attemptStarted(trial: t.id, attempt: 2, worker: "w", host: "h", at: Date())
+    try store.attemptEnded(
+      trial: t.id, attempt: 2, outcome: .timedOut, error: "timeout", at: Date())
+    try store.markFailed(trial: t.id, error: "gave up after 2 attempts: timeout")
+    row = try store.rows(sweepID: sweep)[0]
+    #expect(row.state == .failed && row.attempts == 2)
+    #expect(row.lastError == "gave up after 2 attempts: timeout")
+    let w = try store.status(sweepID: sweep).workers[0]
+    #expect(w.attempts == 2 && w.failed == 2 && w.running == 0 && w.lastSeen != nil)
+    // A late result of a failed trial is still a result.
+    #expect(
+      try store.commit(
+        trial: t.id, attempt: 2, worker: "w", result: Fixtures.result(for: t), at: Date())
+        == .committed)
+    #expect(try store.rows(sweepID: sweep)[0].state == .done)
+    #expect(try store.verify().isEmpty)
+  }
+}
+
+@Suite struct ResumeTests {
+  @Test func sameSweepAgainSkipsTrialsWithResults() throws {
+    let path = try Fixtures.storePath()
+    let trials = Fixtures.trials(1...4)
+    var store = try SweepStore(path: path)
+    let id = try store.beginSweep(
+      name: "grid", description: "d", text: "v1", trials: trials, provenance: Fixtures.provenance)
+    #expect(try store.trialsToRun(sweepID: id).map(\.id) == trials.map(\.id))
+    try Fixtures.run(store, trials[0])
+    try Fixtures.run(store, trials[2], stop: .diverged)
+    try store.close()
+    store = try SweepStore(path: path)
+    let again = try store.beginSweep(
+      name: "grid", description: "d", text: "v1", trials: trials, provenance: Fixtures.provenance)
+    #expect(again == id)
+    let todo = try store.trialsToRun(sweepID: id, rerun: .none)
+    #expect(todo.map(\.id) == [trials[1].id, trials[3].id])
+    #expect(todo[0].config == trials[1].config && todo[0].relativeCost == 64)
+    let info = try #require(try store.sweeps().first)
+    #expect(info.runs == 2 && info.trialCount == 4 && info.provenance == Fixtures.provenance)
+  }
+
+  @Test func grownSweepRunsOnlyTheNewTrials() throws {
+    let store = try SweepStore(path: Fixtures.storePath())
+    let small = Fixtures.trials(1...3)
+    let id = try store.beginSweep(
+      name: "grid", description: "d", text: "v1", trials: small, provenance: Fixtures.provenance)
+    for t in small { try Fixtures.run(store, t) }
+    let big =
+      Fixtures.trials(1...3) + [Fixtures.trial(seed: 1, width: 128), Fixtures.trial(seed: 9)]
+    _ = try store.beginSweep(
+      name: "grid", description: "d", text: "v2", trials: big, provenance: Fixtures.provenance)
+    #expect(try store.trialsToRun(sweepID: id).map(\.id) == [big[3].id, big[4].id])
+    #expect(try store.status(sweepID: id).total == 5)
+    // A shrunk file unlinks trials (their results stay in the store).
+    _ = try store.beginSweep(
+      name: "grid", description: "d", text: "v3", trials: [big[4]], provenance: Fixtures.provenance)
+    #expect(try store.rows(sweepID: id).map(\.id) == [big[4].id])
+    #expect(try store.rows(sweepID: nil).count == 5)
+  }
+
+  @Test func trialInTwoSweepsIsOneTrial() throws {
+    let store = try SweepStore(path: Fixtures.storePath())
+    let t = Fixtures.trials(1...3)
+    let a = try store.beginSweep(
+      name: "a", description: "", text: "", trials: [t[0], t[1]], provenance: Fixtures.provenance)
+    let b = try store.beginSweep(
+      name: "b", description: "", text: "", trials: [t[1], t[2]], provenance: Fixtures.provenance)
+    #expect(a != b)
+    try Fixtures.run(store, t[1])
+    #expect(try store.trialsToRun(sweepID: b).map(\.id) == [t[2].id])
+    #expect(try store.trialsToRun(sweepID: a).map(\.id) == [t[0].id])
+    #expect(try store.status(sweepID: b).count(.done) == 1)
+    #expect(try store.rows(sweepID: nil).count == 3)
+  }
+
+  @Test func trialsLeftRunningByACrashAreRequeuedAsLost() throws {
+    let path = try Fixtures.storePath()
+    let trials = Fixtures.trials(1...2)
+    var store = try SweepStore(path: path)
+    let id = try store.beginSweep(
+      name: "g", description: "", text: "", trials: trials, provenance: Fixtures.provenance)
+    try store.attemptStarted(trial: trials[0].id, attempt: 1, worker: "w", host: "h", at: Date())
+    try store.close()  // the coordinator dies here
+    store = try SweepStore(path: path)
+    #expect(try store.status(sweepID: id).count(.running) == 1)
+    #expect(try store.trialsToRun(sweepID: id).map(\.id) == trials.map(\.id))
+    #expect(try store.status(sweepID: id).count(.running) == 0)
+    let q = try DatabaseQueue(path: path)
+    let outcomes = try q.read { try String?.fetchAll($0, sql: "SELECT outcome FROM attempts") }
+    #expect(outcomes == ["lost"])
+    #expect(try store.status(sweepID: id).workers[0].failed == 1)
+  }
+
+  /// Builds a sweep with one trial in each of done, diverged, failed, pending.
+  private func mixed() throws -> (SweepStore, Int64, [PlannedTrial], String) {
+    let path = try Fixtures.storePath()
+    let store = try SweepStore(path: path)
+    let t = Fixtures.trials(1...4)
+    let id = try store.beginSweep(
+      name: "g", description: "", text: "", trials: t, provenance: Fixtures.provenance)
+    try Fixtures.run(store, t[0], testAccuracy: 0.9)
+    try Fixtures.run(store, t[1], stop: .diverged)
+    try store.markFailed(trial: t[2].id, error: "boom")
+    return (store, id, t, path)
+  }
+
+  @Test(arguments: [
+    (RerunPolicy.none, [3]), (.failed, [2, 3]), (.diverged, [1, 3]), (.all, [0, 1, 2, 3]),
+  ])
+  func rerunPolicySelectsTrials(policy: RerunPolicy, expected: [Int]) throws {
+    let (store, id, t, _) = try mixed()
+    #expect(
+      try store.trialsToRun(sweepID: id, rerun: policy).map(\.id) == expected.map { t[$0].id })
+    let rows = try store.rows(sweepID: id)
+    for i in expected { #expect(rows[i].state == .pending && rows[i].result == nil) }
+    #expect(try store.verify().isEmpty)
+    // Without a rerun policy, nothing more is selected afterwards.
+    #expect(try store.trialsToRun(sweepID: id).map(\.id) == expected.map { t[$0].id })
+  }
+
+  @Test func rerunResultReplacesTheOldOneAndHistoryIsKept() throws {
+    let (store, id, t, path) = try mixed()
+    _ = try store.trialsToRun(sweepID: id, rerun: .all)
+    #expect(try Fixtures.run(store, t[0], attempt: 2, testAccuracy: 0.7) == .committed)
+    let row = try store.rows(sweepID: id)[0]
+    #expect(row.state == .done && row.result?.training.final?.testAccuracy == 0.7)
+    #expect(row.attempts == 2)
+    let q = try DatabaseQueue(path: path)
+    let n = try q.read {
+      try Int.fetchOne(
+        $0, sql: "SELECT COUNT(*) FROM results WHERE trial_id = ?", arguments: [t[0].id.hex])
+    }
+    #expect(n == 2)
+    #expect(try store.verify().isEmpty)
+  }
+}
+
+/// Poll counters shared between the writer and the reader tasks (a lock guards `counts`).
+private final class PollCounts: @unchecked Sendable {
+  private let lock = NSLock()
+  private var counts = [0, 0]
+  func increment(_ reader: Int) { lock.withLock { counts[reader] += 1 } }
+  func snapshot() -> [Int] { lock.withLock { counts } }
+}
+
+@Suite struct ConcurrencyTests {
+  /// Readers (a read-only connection, as `tailsweep status` opens, and the writer's own pool)
+  /// poll while the writer commits; every snapshot must be consistent. Every 20 commits the
+  /// writer waits until both readers have begun and finished a poll, so they surely see
+  /// intermediate states.
+  @Test func readersSeeConsistentCountsDuringWrites() async throws {
+    let path = try Fixtures.storePath()
+    let writer = try SweepStore(path: path)
+    let trials = Fixtures.trials(1...120)
+    let id = try writer.beginSweep(
+      name: "g", description: "", text: "", trials: trials, provenance: Fixtures.provenance)
+    let reader = try SweepStore(readOnlyPath: path)
+    let counts = PollCounts()
+    let writerTask = Task.detached {
+      for (i, t) in trials.enumerated() {
+        if i % 20 == 0 {
+          let before = counts.snapshot()
+          let deadline = Date().addingTimeInterval(30)
+          while zip(counts.snapshot(), before).contains(where: { $0 < $1 + 2 }), Date() < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+          }
+        }
+        try Fixtures.run(writer, t, worker: "w\(i % 3)")
+      }
+    }
+    @Sendable func poll(_ store: SweepStore, _ index: Int) async throws -> Set<Int> {
+      var lastDone = 0
+      var seen = Set<Int>()
+      let deadline = Date().addingTimeInterval(120)
+      while true {
+        if Date() > deadline {
+          Issue.record("the writer did not finish within 120 s")
+          return seen
+        }
+        let s = try store.status(sweepID: id)
+        #expect(s.total == trials.count)
+        #expect(s.count(.done) >= lastDone)
+        #expect(s.count(.failed) == 0 && s.count(.diverged) == 0)
+        #expect(s.count(.running) <= 1)
+        #expect(s.workers.map(\.committed).reduce(0, +) == s.count(.done))
+        lastDone = s.count(.done)
+        seen.insert(lastDone)
+        let rows = try store.rows(sweepID: id)
+        #expect(rows.filter { $0.result != nil }.count == rows.filter { $0.state == .done }.count)
+        counts.increment(index)
+        if lastDone == trials.count { return seen }
+        try await Task.sleep(for: .milliseconds(1))
+      }
+    }
+    async let a = poll(reader, 0)
+    async let b = poll(writer, 1)
+    let (seenA, seenB) = try await (a, b)
+    try await writerTask.value
+    // Each reader saw at least the states at 20, 40, …, 100 commits, besides 0 and 120.
+    #expect(seenA.filter { $0 > 0 && $0 < trials.count }.count >= 5)
+    #expect(seenB.filter { $0 > 0 && $0 < trials.count }.count >= 5)
+    #expect(try reader.verify().isEmpty)
+  }
+}
+
+@Suite struct ExportTests {
+  private func filled() throws -> [TrialRow] {
+    let store = try SweepStore(path: Fixtures.storePath())
+    let t = Fixtures.trials(1...3)
+    let id = try store.beginSweep(
+      name: "g", description: "", text: "", trials: t, provenance: Fixtures.provenance)
+    try Fixtures.run(store, t[0])
+    try store.markFailed(trial: t[2].id, error: "bad, \"quoted\"\nsecond line")
+    return try store.rows(sweepID: id)
+  }
+
+  @Test func csvHasHeaderAndOneQuotedRowPerTrial() throws {
+    let rows = try filled()
+    let csv = try TrialExport.render(rows, format: .csv)
+    let lines = csv.split(separator: "\n", omittingEmptySubsequences: false)
+    #expect(lines[0] == TrialExport.columns.joined(separator: ","))
+    #expect(
+      lines[1].hasPrefix(
+        rows[0].id.hex
+          + ",done,1,synthetic,classes=2;dataSeed=0;inputs=20;teacherWidth=10;testSize=50;trainSize=100,64,"
+      ))
+    #expect(lines[1].contains(",reached_target,400,,1.5,"))
+    #expect(csv.contains("\"bad, \"\"quoted\"\"\nsecond line\""))
+    #expect(lines[2].hasPrefix(rows[1].id.hex + ",pending,0,"))
+  }
+
+  @Test func jsonlRoundTripsEachRow() throws {
+    let rows = try filled()
+    let lines = try TrialExport.render(rows, format: .jsonl).split(separator: "\n")
+    #expect(lines.count == 3)
+    struct Line: Decodable {
+      var id: String
+      var state: String
+      var config: TrialConfig
+      var result: TrialResult?
+    }
+    let decoded = try lines.map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+    #expect(decoded.map(\.id) == rows.map(\.id.hex))
+    #expect(decoded[0].result == rows[0].result)
+    #expect(decoded[1].result == nil && decoded[1].config == rows[1].config)
+  }
+
+  @Test func markdownIsATable() throws {
+    let rows = try filled()
+    let md = try TrialExport.render(rows, format: .markdown)
+    let lines = md.split(separator: "\n")
+    #expect(lines.count == 5)
+    #expect(lines[0].hasPrefix("| trial | state | attempts |"))
+    #expect(lines[1].hasPrefix("| --- |"))
+    #expect(lines.allSatisfy { $0.hasPrefix("|") && $0.hasSuffix("|") })
+    #expect(lines[4].contains("bad, \"quoted\" second line"))
+  }
+}
