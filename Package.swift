@@ -60,9 +60,15 @@ if let only = ProcessInfo.processInfo.environment["TAILSWEEP_ONLY"], !only.isEmp
   while changed {
     changed = false
     for t in allTargets where keep.contains(t.name) || keep.contains(t.name + "Tests") {
-      if !keep.contains(t.name) { keep.insert(t.name); changed = true }
+      if !keep.contains(t.name) {
+        keep.insert(t.name)
+        changed = true
+      }
       for d in t.dependencies {
-        if case .byNameItem(let n, _) = d, !keep.contains(n) { keep.insert(n); changed = true }
+        if case .byNameItem(let n, _) = d, !keep.contains(n) {
+          keep.insert(n)
+          changed = true
+        }
       }
     }
   }
@@ -73,7 +79,8 @@ let names = Set(allTargets.map(\.name))
 let package = Package(
   name: "TailSweep",
   platforms: [.macOS(.v13)],
-  products: names.contains("tailsweep") ? [.executable(name: "tailsweep", targets: ["tailsweep"])] : [],
+  products: names.contains("tailsweep")
+    ? [.executable(name: "tailsweep", targets: ["tailsweep"])] : [],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),

@@ -53,8 +53,7 @@ public final class TrialExecutor: @unchecked Sendable {
         progress: progress)
     }
     var compression: CompressionReport? = nil
-    if let network, summary.stopReason == .reachedTarget || summary.stopReason == .maxIterations
-    {
+    if let network, summary.stopReason == .reachedTarget || summary.stopReason == .maxIterations {
       compression = Compression.measure(
         network: network, dataset: data, budget: config.budget, unpruned: summary.final,
         iteration: summary.iterations)

@@ -74,16 +74,23 @@ public enum StepBenchmark {
             h.withMutableBase { hp in
               logits.withMutableBase { lp in
                 dh.withMutableBase { dp in
-                  Float.gemm(transA: false, transB: true, m: batch, n: width, k: inputs, alpha: 1,
+                  Float.gemm(
+                    transA: false, transB: true, m: batch, n: width, k: inputs, alpha: 1,
                     a: xb, lda: inputs, b: a, ldb: inputs, beta: 0, c: hp, ldc: width)
-                  Float.gemm(transA: false, transB: true, m: batch, n: classes, k: width, alpha: 1,
+                  Float.gemm(
+                    transA: false, transB: true, m: batch, n: classes, k: width, alpha: 1,
                     a: hp, lda: width, b: b, ldb: width, beta: 0, c: lp, ldc: classes)
-                  Float.gemm(transA: false, transB: false, m: batch, n: width, k: classes,
+                  Float.gemm(
+                    transA: false, transB: false, m: batch, n: width, k: classes,
                     alpha: 1, a: lp, lda: classes, b: b, ldb: width, beta: 0, c: dp, ldc: width)
-                  Float.gemm(transA: true, transB: false, m: classes, n: width, k: batch,
-                    alpha: -1e-12, a: lp, lda: classes, b: hp, ldb: width, beta: 1, c: b, ldc: width)
-                  Float.gemm(transA: true, transB: false, m: width, n: inputs, k: batch,
-                    alpha: -1e-12, a: dp, lda: width, b: xb, ldb: inputs, beta: 1, c: a, ldc: inputs)
+                  Float.gemm(
+                    transA: true, transB: false, m: classes, n: width, k: batch,
+                    alpha: -1e-12, a: lp, lda: classes, b: hp, ldb: width, beta: 1, c: b, ldc: width
+                  )
+                  Float.gemm(
+                    transA: true, transB: false, m: width, n: inputs, k: batch,
+                    alpha: -1e-12, a: dp, lda: width, b: xb, ldb: inputs, beta: 1, c: a, ldc: inputs
+                  )
                 }
               }
             }

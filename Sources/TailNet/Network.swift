@@ -24,7 +24,8 @@ public struct Network<Scalar: BLASScalar>: Sendable {
     self.classes = classes
     var ls: [[Scalar]] = []
     for l in 0...depth {
-      let (r, c) = Network.shape(layer: l, inputs: inputs, width: width, depth: depth,
+      let (r, c) = Network.shape(
+        layer: l, inputs: inputs, width: width, depth: depth,
         classes: classes)
       ls.append([Scalar](repeating: 0, count: r * c))
     }
@@ -224,8 +225,11 @@ extension Network {
     x.withBase { xp in
       labels.withBase { lp in
         copy.forward(xp, rows: rows, workspace: ws)
-        loss = copy.crossEntropy(labels: lp, rows: rows, workspace: ws,
-          gradient: true).lossSum / Double(rows)
+        loss =
+          copy.crossEntropy(
+            labels: lp, rows: rows, workspace: ws,
+            gradient: true
+          ).lossSum / Double(rows)
         copy.backward(xp, rows: rows, workspace: ws) { net, l, dz, input in
           let (o, i) = net.shape(layer: l)
           grads[l].withMutableBase { g in
@@ -252,7 +256,6 @@ extension Network {
     }
   }
 }
-
 
 extension Array {
   /// The array's storage as a pointer (arrays here are never empty: shapes are ≥ 1).

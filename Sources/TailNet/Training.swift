@@ -61,7 +61,9 @@ public enum Trainer {
 
     var last = evaluateNow(0)
     var lastReport = clock()
-    if let progress, !progress(TrainingProgress(iteration: 0, maxIterations: config.maxIterations, lastEval: last)) {
+    if let progress,
+      !progress(TrainingProgress(iteration: 0, maxIterations: config.maxIterations, lastEval: last))
+    {
       return finish(.cancelled, 0)
     }
     if last.trainAccuracy >= config.targetAccuracy { return finish(.reachedTarget, 0) }
@@ -110,7 +112,9 @@ public enum Trainer {
       }
       if let progress, evaluate || clock() - lastReport >= 0.25 {
         lastReport = clock()
-        if !progress(TrainingProgress(iteration: k, maxIterations: config.maxIterations, lastEval: last)) {
+        if !progress(
+          TrainingProgress(iteration: k, maxIterations: config.maxIterations, lastEval: last))
+        {
           return finish(.cancelled, k)
         }
       }

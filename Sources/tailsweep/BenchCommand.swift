@@ -38,7 +38,8 @@ struct BenchTrain: ParsableCommand {
       return t
     }
     print("OpenBLAS: \(BLASThreads.configuration), threads \(BLASThreads.current)")
-    print("batch  inputs  width  noise  iterations  s/iteration  gemm s/it  noise s/it  outside gemm")
+    print(
+      "batch  inputs  width  noise  iterations  s/iteration  gemm s/it  noise s/it  outside gemm")
     for (b, d, n) in parsed {
       for t in types {
         let flops = Double(b) * Double(d) * Double(n)
@@ -52,7 +53,9 @@ struct BenchTrain: ParsableCommand {
             100 * r.outsideGemmShare))
       }
     }
-    print("reproduce: swift build -c release -Xswiftc -target-cpu -Xswiftc haswell && "
-      + ".build/release/tailsweep bench train --shapes \(shapes) --noise-types \(noiseTypes) --iterations \(iterations)")
+    print(
+      "reproduce: swift build -c release -Xswiftc -target-cpu -Xswiftc haswell && "
+        + ".build/release/tailsweep bench train --shapes \(shapes) --noise-types \(noiseTypes) --iterations \(iterations)"
+    )
   }
 }

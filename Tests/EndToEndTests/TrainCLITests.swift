@@ -96,7 +96,9 @@ import Testing
     // 1000 float64 values plus a header that is a multiple of 64 bytes.
     #expect(bytes.count > 8000 && (bytes.count - 8000) % 64 == 0)
     #expect(bytes.prefix(6) == Data([0x93]) + Data("NUMPY".utf8))
-    let bad = try Binary.run(["sample", "--alpha", "0.5", "--beta", "1", "--count", "0", "--out", out])
+    let bad = try Binary.run([
+      "sample", "--alpha", "0.5", "--beta", "1", "--count", "0", "--out", out,
+    ])
     #expect(bad.status == 2)
   }
 

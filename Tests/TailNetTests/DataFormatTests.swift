@@ -42,15 +42,19 @@ import Testing
     let catalog = DataCatalog(directory: dir)
     let sums = try await withThrowingTaskGroup(of: Float.self) { group in
       for _ in 0..<4 {
-        group.addTask { try catalog.load(DatasetSpec(name: "fashion-mnist")).train.features.toArray().reduce(0, +) }
+        group.addTask {
+          try catalog.load(DatasetSpec(name: "fashion-mnist")).train.features.toArray().reduce(0, +)
+        }
       }
       var out: [Float] = []
       for try await s in group { out.append(s) }
       return out
     }
     #expect(Set(sums).count == 1)
-    let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("cache").path)
-      .filter { $0.contains(".tmp-") }
+    let leftovers = try FileManager.default.contentsOfDirectory(
+      atPath: dir.appendingPathComponent("cache").path
+    )
+    .filter { $0.contains(".tmp-") }
     #expect(leftovers.isEmpty)
   }
 
@@ -76,7 +80,8 @@ import Testing
     let f = dir.appendingPathComponent("mnist/t10k-labels-idx1-ubyte")
     try S.write(S.be32(0x803) + S.be32(4) + [1, 2, 3, 4], to: f)
     let message = S.loadError(DataCatalog(directory: dir), DatasetSpec(name: "mnist"))
-    #expect(message.contains(f.path) && message.contains("wrong magic number 0x00000803"), "\(message)")
+    #expect(
+      message.contains(f.path) && message.contains("wrong magic number 0x00000803"), "\(message)")
   }
 
   @Test func imageLabelCountMismatchNamesFileAndProblem() throws {
@@ -86,7 +91,9 @@ import Testing
     let f = dir.appendingPathComponent("mnist/train-labels-idx1-ubyte")
     try S.write(S.idxLabels([1, 2, 3, 4, 5]), to: f)
     let message = S.loadError(DataCatalog(directory: dir), DatasetSpec(name: "mnist"))
-    #expect(message.contains(f.path) && message.contains("has 5 labels but train-images-idx3-ubyte has 6 images"), "\(message)")
+    #expect(
+      message.contains(f.path)
+        && message.contains("has 5 labels but train-images-idx3-ubyte has 6 images"), "\(message)")
   }
 
   @Test func idxLabelOutOfRangeNamesFileAndProblem() throws {
@@ -96,7 +103,9 @@ import Testing
     let f = dir.appendingPathComponent("mnist/train-labels-idx1-ubyte")
     try S.write(S.idxLabels([1, 2, 3, 12, 5, 6]), to: f)
     let message = S.loadError(DataCatalog(directory: dir), DatasetSpec(name: "mnist"))
-    #expect(message.contains(f.path) && message.contains("label 12 at index 3 is out of range 0...9"), "\(message)")
+    #expect(
+      message.contains(f.path) && message.contains("label 12 at index 3 is out of range 0...9"),
+      "\(message)")
   }
 
   @Test func extraIDXBytesAreRefused() throws {
@@ -114,7 +123,9 @@ import Testing
     defer { try? FileManager.default.removeItem(at: dir) }
     let catalog = DataCatalog(directory: dir)
     let m = S.loadError(catalog, DatasetSpec(name: "mnist"))
-    #expect(m.contains("train-images-idx3-ubyte") && m.contains("make setup") && m.contains("tailsweep data fetch mnist"), "\(m)")
+    #expect(
+      m.contains("train-images-idx3-ubyte") && m.contains("make setup")
+        && m.contains("tailsweep data fetch mnist"), "\(m)")
     let u = S.loadError(catalog, DatasetSpec(name: "ucr/GunPoint"))
     #expect(u.contains("GunPoint_TRAIN") && u.contains("make setup"), "\(u)")
     let c = S.loadError(catalog, DatasetSpec(name: "cifar10"))
@@ -129,7 +140,9 @@ import Testing
     let dir = try S.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let folder = dir.appendingPathComponent("ucr/Toy")
-    try S.write("1.0000000e+00,1,2,3\n-1\t3\t2\t1\n10  1 1 2\n\n", to: folder.appendingPathComponent("Toy_TRAIN.tsv"))
+    try S.write(
+      "1.0000000e+00,1,2,3\n-1\t3\t2\t1\n10  1 1 2\n\n",
+      to: folder.appendingPathComponent("Toy_TRAIN.tsv"))
     try S.write("-1,0,0,0\n1 4 5 6\n", to: folder.appendingPathComponent("Toy_TEST.tsv"))
     let ds = try DataCatalog(directory: dir).load(DatasetSpec(name: "ucr/Toy"))
     // Labels sorted numerically: -1 → 0, 1 → 1, 10 → 2 (not as strings, where "10" < "1"... ).
@@ -138,11 +151,15 @@ import Testing
     #expect(ds.inputs == 3)
     // z-normalised: (1,2,3) → (−√1.5, 0, √1.5); a constant series is only centred.
     let s = Float(1.5).squareRoot()
-    #expect(ds.train.features.row(0).enumerated().allSatisfy { abs($0.element - [-s, 0, s][$0.offset]) < 1e-6 })
+    #expect(
+      ds.train.features.row(0).enumerated().allSatisfy {
+        abs($0.element - [-s, 0, s][$0.offset]) < 1e-6
+      })
     #expect(ds.test.features.row(0) == [0, 0, 0])
     let bin = try DataCatalog(directory: dir).load(DatasetSpec(name: "ucr/Toy", binarize: "1.0"))
     #expect(bin.classLabels == ["1", "not 1"] && bin.train.labels == [0, 1, 1])
-    let missing = S.loadError(DataCatalog(directory: dir), DatasetSpec(name: "ucr/Toy", binarize: "7"))
+    let missing = S.loadError(
+      DataCatalog(directory: dir), DatasetSpec(name: "ucr/Toy", binarize: "7"))
     #expect(missing.contains("binarize: label '7' is not a class"), "\(missing)")
   }
 
@@ -154,14 +171,19 @@ import Testing
     try S.write("1\t1\t2\t3\n2\t1\t2\n", to: train)
     try S.write("1\t1\t2\t3\n", to: folder.appendingPathComponent("Rag_TEST.tsv"))
     let m = S.loadError(DataCatalog(directory: dir), DatasetSpec(name: "ucr/Rag"))
-    #expect(m.contains(train.path) && m.contains("line 2: ragged row: 2 values, expected 3"), "\(m)")
+    #expect(
+      m.contains(train.path) && m.contains("line 2: ragged row: 2 values, expected 3"), "\(m)")
     let ts = folder.appendingPathComponent("Rag2_TRAIN.ts")
     try S.write("@problemName Rag2\n@classLabel true a b\n@data\n1,2,3:a\n1,2:b\n", to: ts)
-    try S.write("@classLabel true a b\n@data\n1,2,3:a\n", to: folder.appendingPathComponent("Rag2_TEST.ts"))
-    try FileManager.default.createDirectory(at: dir.appendingPathComponent("ucr/Rag2"), withIntermediateDirectories: true)
-    try FileManager.default.moveItem(at: ts, to: dir.appendingPathComponent("ucr/Rag2/Rag2_TRAIN.ts"))
+    try S.write(
+      "@classLabel true a b\n@data\n1,2,3:a\n", to: folder.appendingPathComponent("Rag2_TEST.ts"))
+    try FileManager.default.createDirectory(
+      at: dir.appendingPathComponent("ucr/Rag2"), withIntermediateDirectories: true)
     try FileManager.default.moveItem(
-      at: folder.appendingPathComponent("Rag2_TEST.ts"), to: dir.appendingPathComponent("ucr/Rag2/Rag2_TEST.ts"))
+      at: ts, to: dir.appendingPathComponent("ucr/Rag2/Rag2_TRAIN.ts"))
+    try FileManager.default.moveItem(
+      at: folder.appendingPathComponent("Rag2_TEST.ts"),
+      to: dir.appendingPathComponent("ucr/Rag2/Rag2_TEST.ts"))
     let m2 = S.loadError(DataCatalog(directory: dir), DatasetSpec(name: "ucr/Rag2"))
     #expect(m2.contains("Rag2_TRAIN.ts") && m2.contains("line 5: ragged row"), "\(m2)")
   }
@@ -172,7 +194,8 @@ import Testing
     let folder = dir.appendingPathComponent("ucr/Bad")
     let train = folder.appendingPathComponent("Bad_TRAIN.ts")
     try S.write("@classLabel true 1 2\n@data\n1.5,abc,3:1\n", to: train)
-    try S.write("@classLabel true 1 2\n@data\n1,2,3:2\n", to: folder.appendingPathComponent("Bad_TEST.ts"))
+    try S.write(
+      "@classLabel true 1 2\n@data\n1,2,3:2\n", to: folder.appendingPathComponent("Bad_TEST.ts"))
     let m = S.loadError(DataCatalog(directory: dir), DatasetSpec(name: "ucr/Bad"))
     #expect(m.contains(train.path) && m.contains("line 3: non-numeric value 'abc'"), "\(m)")
     try S.write("@classLabel true 1 2\n@data\n1.5,?,3:1\n", to: train)
@@ -189,7 +212,8 @@ import Testing
     let dir = try S.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let folder = dir.appendingPathComponent("ucr/Lab")
-    try S.write("@classLabel true 1 2\n@data\n1,2,3:1\n", to: folder.appendingPathComponent("Lab_TRAIN.ts"))
+    try S.write(
+      "@classLabel true 1 2\n@data\n1,2,3:1\n", to: folder.appendingPathComponent("Lab_TRAIN.ts"))
     let test = folder.appendingPathComponent("Lab_TEST.ts")
     try S.write("@classLabel true 1 2\n@data\n1,2,3:3\n", to: test)
     let m = S.loadError(DataCatalog(directory: dir), DatasetSpec(name: "ucr/Lab"))
@@ -207,8 +231,12 @@ import Testing
     let dir = try S.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let folder = dir.appendingPathComponent("cifar10")
-    try S.write((0..<3).flatMap { cifarRecord([UInt8($0)], seed: $0) }, to: folder.appendingPathComponent("data_batch_1.bin"))
-    try S.write((3..<5).flatMap { cifarRecord([UInt8($0)], seed: $0) }, to: folder.appendingPathComponent("data_batch_2.bin"))
+    try S.write(
+      (0..<3).flatMap { cifarRecord([UInt8($0)], seed: $0) },
+      to: folder.appendingPathComponent("data_batch_1.bin"))
+    try S.write(
+      (3..<5).flatMap { cifarRecord([UInt8($0)], seed: $0) },
+      to: folder.appendingPathComponent("data_batch_2.bin"))
     try S.write(cifarRecord([9], seed: 9), to: folder.appendingPathComponent("test_batch.bin"))
     let ds = try DataCatalog(directory: dir).load(DatasetSpec(name: "cifar10"))
     #expect(ds.train.count == 5 && ds.test.count == 1 && ds.inputs == 3072 && ds.classes == 10)
@@ -216,7 +244,8 @@ import Testing
     #expect(ds.train.features.mappedPath != nil)
     // Per channel, the training set is normalised to mean 0 and std 1 (Float rounding: 1e-4).
     for c in 0..<3 {
-      var s = 0.0, s2 = 0.0
+      var s = 0.0
+      var s2 = 0.0
       for i in 0..<5 {
         for v in ds.train.features.row(i)[(c * 1024)..<((c + 1) * 1024)] {
           s += Double(v)
@@ -234,7 +263,9 @@ import Testing
     let dir = try S.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let folder = dir.appendingPathComponent("cifar-100-binary")
-    try S.write(cifarRecord([3, 57], seed: 1) + cifarRecord([19, 99], seed: 2), to: folder.appendingPathComponent("train.bin"))
+    try S.write(
+      cifarRecord([3, 57], seed: 1) + cifarRecord([19, 99], seed: 2),
+      to: folder.appendingPathComponent("train.bin"))
     try S.write(cifarRecord([0, 5], seed: 3), to: folder.appendingPathComponent("test.bin"))
     let ds = try DataCatalog(directory: dir).load(DatasetSpec(name: "cifar100"))
     #expect(ds.train.labels == [57, 99] && ds.test.labels == [5] && ds.classes == 100)
@@ -248,10 +279,13 @@ import Testing
     try S.write(cifarRecord([1], seed: 0) + [1, 2, 3], to: train)
     try S.write(cifarRecord([9], seed: 9), to: folder.appendingPathComponent("test_batch.bin"))
     let m = S.loadError(DataCatalog(directory: dir), DatasetSpec(name: "cifar10"))
-    #expect(m.contains(train.path) && m.contains("bad size: 3076 bytes is not a positive multiple of the 3073-byte"), "\(m)")
+    #expect(
+      m.contains(train.path)
+        && m.contains("bad size: 3076 bytes is not a positive multiple of the 3073-byte"), "\(m)")
     try S.write(cifarRecord([1], seed: 0) + cifarRecord([10], seed: 1), to: train)
     let l = S.loadError(DataCatalog(directory: dir), DatasetSpec(name: "cifar10"))
-    #expect(l.contains(train.path) && l.contains("label 10 of record 1 is out of range 0...9"), "\(l)")
+    #expect(
+      l.contains(train.path) && l.contains("label 10 of record 1 is out of range 0...9"), "\(l)")
   }
 
   // MARK: Synthetic and cuts
@@ -261,18 +295,23 @@ import Testing
     let a = try catalog.load(DatasetSpec(name: "synthetic"))
     let b = try catalog.load(DatasetSpec(name: "synthetic"))
     #expect(a.train.count == 2000 && a.test.count == 1000 && a.inputs == 20 && a.classes == 2)
-    #expect(a.train.features.toArray().map(\.bitPattern) == b.train.features.toArray().map(\.bitPattern))
+    #expect(
+      a.train.features.toArray().map(\.bitPattern) == b.train.features.toArray().map(\.bitPattern))
     #expect(a.train.labels == b.train.labels && a.test.labels == b.test.labels)
     #expect(a.sourceHash == nil)
     let c = try catalog.load(DatasetSpec(name: "synthetic", dataSeed: 1))
-    #expect(c.train.features.toArray().map(\.bitPattern) != a.train.features.toArray().map(\.bitPattern))
+    #expect(
+      c.train.features.toArray().map(\.bitPattern) != a.train.features.toArray().map(\.bitPattern))
     // Balanced teacher: over train+test the counts differ by at most 5 % of an equal share;
     // the training part alone is a random 2/3 of it, so allow 45–55 % (±5 σ of sampling).
     for ds in [a, c] {
       let ones = ds.train.labels.filter { $0 == 1 }.count
       #expect(ones > 900 && ones < 1100, "class 1 has \(ones) of 2000")
     }
-    let m = try catalog.load(DatasetSpec(name: "synthetic", dataSeed: 3, inputs: 5, classes: 4, trainSize: 400, testSize: 100, teacherWidth: 3))
+    let m = try catalog.load(
+      DatasetSpec(
+        name: "synthetic", dataSeed: 3, inputs: 5, classes: 4, trainSize: 400, testSize: 100,
+        teacherWidth: 3))
     #expect(m.inputs == 5 && m.classes == 4 && m.train.count == 400 && m.test.count == 100)
     var counts = [Int](repeating: 0, count: 4)
     for l in m.train.labels { counts[Int(l)] += 1 }
@@ -282,19 +321,28 @@ import Testing
 
   @Test func syntheticResplitIsDeterministicAndLimitsApplyLast() throws {
     let catalog = DataCatalog(directory: URL(fileURLWithPath: "/nonexistent"))
-    let spec = DatasetSpec(name: "synthetic", trainLimit: 50, testLimit: 20, resplit: 300, dataSeed: 5, trainSize: 200, testSize: 200)
+    let spec = DatasetSpec(
+      name: "synthetic", trainLimit: 50, testLimit: 20, resplit: 300, dataSeed: 5, trainSize: 200,
+      testSize: 200)
     let a = try catalog.load(spec)
     let b = try catalog.load(spec)
     #expect(a.train.count == 50 && a.test.count == 20)
     #expect(a.train.labels == b.train.labels)
-    #expect(a.train.features.toArray().map(\.bitPattern) == b.train.features.toArray().map(\.bitPattern))
+    #expect(
+      a.train.features.toArray().map(\.bitPattern) == b.train.features.toArray().map(\.bitPattern))
     // The pooled examples are a permutation: every resplit row is a row of the original.
-    let full = try catalog.load(DatasetSpec(name: "synthetic", resplit: 300, dataSeed: 5, trainSize: 200, testSize: 200))
+    let full = try catalog.load(
+      DatasetSpec(name: "synthetic", resplit: 300, dataSeed: 5, trainSize: 200, testSize: 200))
     #expect(full.train.count == 300 && full.test.count == 100)
-    let original = try catalog.load(DatasetSpec(name: "synthetic", dataSeed: 5, trainSize: 200, testSize: 200))
+    let original = try catalog.load(
+      DatasetSpec(name: "synthetic", dataSeed: 5, trainSize: 200, testSize: 200))
     var rows = Set<[UInt32]>()
-    for s in [original.train, original.test] { for i in 0..<s.count { rows.insert(s.features.row(i).map(\.bitPattern)) } }
-    for s in [full.train, full.test] { for i in 0..<s.count { #expect(rows.contains(s.features.row(i).map(\.bitPattern))) } }
+    for s in [original.train, original.test] {
+      for i in 0..<s.count { rows.insert(s.features.row(i).map(\.bitPattern)) }
+    }
+    for s in [full.train, full.test] {
+      for i in 0..<s.count { #expect(rows.contains(s.features.row(i).map(\.bitPattern))) }
+    }
   }
 
   @Test func invalidCutsAreRefused() throws {
@@ -310,10 +358,14 @@ import Testing
   }
 
   @Test func sha256MatchesKnownVectors() {
-    #expect(SHA256Digest.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-    #expect(SHA256Digest.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    #expect(
+      SHA256Digest.hex(Array("abc".utf8))
+        == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    #expect(
+      SHA256Digest.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     let long = (0..<3).flatMap { _ in (0..<256).map(UInt8.init) }
-    #expect(SHA256Digest.hex(long) == "f3a25aa93aa2fbba28d79260535bbd6a5eb0fc1c24a8b0f04e12b484c1dfe363")
+    #expect(
+      SHA256Digest.hex(long) == "f3a25aa93aa2fbba28d79260535bbd6a5eb0fc1c24a8b0f04e12b484c1dfe363")
     var split = SHA256Digest()  // fed in uneven pieces
     long.withUnsafeBytes { p in
       split.update(UnsafeRawBufferPointer(rebasing: p[0..<5]))

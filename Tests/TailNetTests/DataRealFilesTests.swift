@@ -7,7 +7,8 @@ import Testing
 @Suite struct DataRealFilesTests {
   /// Mean and population std of all values of a matrix (in Double).
   func moments(_ m: FeatureMatrix) -> (mean: Double, std: Double) {
-    var s = 0.0, s2 = 0.0
+    var s = 0.0
+    var s2 = 0.0
     for v in m.toArray() {
       s += Double(v)
       s2 += Double(v) * Double(v)
@@ -50,7 +51,9 @@ import Testing
     #expect(b.train.count == 1000 && b.test.count == 10)
     // The same bytes: limits share the mapping, so row 999 is identical.
     #expect(a.train.features.row(999) == b.train.features.row(999))
-    #expect(a.test.features.mappedPath == catalog.directory.appendingPathComponent("cache/mnist.test.f32").path)
+    #expect(
+      a.test.features.mappedPath
+        == catalog.directory.appendingPathComponent("cache/mnist.test.f32").path)
   }
 
   @Test func fashionMNISTHasOfficialShapesAndBalancedClasses() throws {
@@ -70,7 +73,8 @@ import Testing
   }
 
   @Test func ucrItalyPowerDemandFromTSFiles() throws {
-    let catalog = try DataTestSupport.realCatalog(needs: "ucr/ItalyPowerDemand/ItalyPowerDemand_TRAIN.ts")
+    let catalog = try DataTestSupport.realCatalog(
+      needs: "ucr/ItalyPowerDemand/ItalyPowerDemand_TRAIN.ts")
     let ds = try catalog.load(DatasetSpec(name: "ucr/ItalyPowerDemand"))
     #expect(ds.train.count == 67 && ds.test.count == 1029)
     #expect(ds.inputs == 24 && ds.classes == 2 && ds.classLabels == ["1", "2"])
@@ -96,7 +100,9 @@ import Testing
     ]
     for (name, ntr, nte, len, c) in sizes {
       let ds = try catalog.load(DatasetSpec(name: "ucr/\(name)"))
-      #expect(ds.train.count == ntr && ds.test.count == nte && ds.inputs == len && ds.classes == c, "\(name)")
+      #expect(
+        ds.train.count == ntr && ds.test.count == nte && ds.inputs == len && ds.classes == c,
+        "\(name)")
       #expect(ds.train.labels.allSatisfy { $0 >= 0 && Int($0) < c })
     }
   }
@@ -110,7 +116,8 @@ import Testing
     #expect(a.classes == 2 && a.classLabels == ["0", "not 0"])
     #expect(a.train.labels == b.train.labels && a.test.labels == b.test.labels)
     #expect(a.train.features.toArray() == b.train.features.toArray())
-    let c = try catalog.load(DatasetSpec(name: "ucr/ArrowHead", binarize: "0", resplit: 100, dataSeed: 8))
+    let c = try catalog.load(
+      DatasetSpec(name: "ucr/ArrowHead", binarize: "0", resplit: 100, dataSeed: 8))
     #expect(a.train.features.toArray() != c.train.features.toArray())
     // Class 0 is the original label "0", with its count preserved across the pool.
     let original = try catalog.load(DatasetSpec(name: "ucr/ArrowHead"))
@@ -126,7 +133,9 @@ import Testing
     #expect(mnist.present && mnist.trainCount == 60000 && mnist.testCount == 10000)
     #expect(mnist.sha256 == "7c26287815168c0fac70036eba3dc165746b487bd66352bc90f4b124bef22166")
     let ipd = try #require(byName["ucr/ItalyPowerDemand"])
-    #expect(ipd.present && ipd.trainCount == 67 && ipd.testCount == 1029 && ipd.inputs == 24 && ipd.classes == 2)
+    #expect(
+      ipd.present && ipd.trainCount == 67 && ipd.testCount == 1029 && ipd.inputs == 24
+        && ipd.classes == 2)
     #expect(byName["synthetic"]?.present == true)
   }
 }

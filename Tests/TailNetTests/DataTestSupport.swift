@@ -23,7 +23,8 @@ enum DataTestSupport {
     let dir = dataDirectory
     let file = dir.appendingPathComponent(relative)
     guard FileManager.default.fileExists(atPath: file.path) else {
-      let message = "real data missing: \(file.path) not found; run `make setup` (or scripts/setup.sh) first"
+      let message =
+        "real data missing: \(file.path) not found; run `make setup` (or scripts/setup.sh) first"
       throw MissingData(description: message)
     }
     return DataCatalog(directory: dir)
@@ -31,13 +32,15 @@ enum DataTestSupport {
 
   /// A fresh empty folder under the system temporary folder.
   static func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("tailsweep-data-\(UUID().uuidString)")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "tailsweep-data-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
   }
 
   static func write(_ bytes: [UInt8], to url: URL) throws {
-    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+      at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
     try Data(bytes).write(to: url)
   }
 
@@ -50,7 +53,9 @@ enum DataTestSupport {
   }
 
   /// An IDX image file of `n` images of rows×cols with the given pixel function.
-  static func idxImages(n: Int, rows: Int = 28, cols: Int = 28, pixel: (Int, Int) -> UInt8) -> [UInt8] {
+  static func idxImages(n: Int, rows: Int = 28, cols: Int = 28, pixel: (Int, Int) -> UInt8)
+    -> [UInt8]
+  {
     var b = be32(0x803) + be32(n) + be32(rows) + be32(cols)
     for i in 0..<n { for j in 0..<(rows * cols) { b.append(pixel(i, j)) } }
     return b
@@ -62,12 +67,22 @@ enum DataTestSupport {
   }
 
   /// Writes a small valid MNIST-shaped set (train n, test m) into `dir/name/`.
-  static func writeSmallIDXSet(in dir: URL, name: String = "mnist", train n: Int = 6, test m: Int = 4) throws {
+  static func writeSmallIDXSet(
+    in dir: URL, name: String = "mnist", train n: Int = 6, test m: Int = 4
+  ) throws {
     let folder = dir.appendingPathComponent(name)
-    try write(idxImages(n: n) { i, j in UInt8((i * 7 + j) % 256) }, to: folder.appendingPathComponent("train-images-idx3-ubyte"))
-    try write(idxLabels((0..<n).map { UInt8($0 % 10) }), to: folder.appendingPathComponent("train-labels-idx1-ubyte"))
-    try write(idxImages(n: m) { i, j in UInt8((i * 3 + j) % 256) }, to: folder.appendingPathComponent("t10k-images-idx3-ubyte"))
-    try write(idxLabels((0..<m).map { UInt8(9 - $0 % 10) }), to: folder.appendingPathComponent("t10k-labels-idx1-ubyte"))
+    try write(
+      idxImages(n: n) { i, j in UInt8((i * 7 + j) % 256) },
+      to: folder.appendingPathComponent("train-images-idx3-ubyte"))
+    try write(
+      idxLabels((0..<n).map { UInt8($0 % 10) }),
+      to: folder.appendingPathComponent("train-labels-idx1-ubyte"))
+    try write(
+      idxImages(n: m) { i, j in UInt8((i * 3 + j) % 256) },
+      to: folder.appendingPathComponent("t10k-images-idx3-ubyte"))
+    try write(
+      idxLabels((0..<m).map { UInt8(9 - $0 % 10) }),
+      to: folder.appendingPathComponent("t10k-labels-idx1-ubyte"))
   }
 
   /// Loads `spec` expecting a `DataError`; returns its description ("" and a failure if none).

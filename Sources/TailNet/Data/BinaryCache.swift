@@ -57,7 +57,8 @@ enum BinaryCache {
       else { return nil }
       return Header(
         rows: r, columns: c, sourceKey: key, sourceHash: hash,
-        classLabels: labels.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init),
+        classLabels: labels.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(
+          String.init),
         normalization: norm)
     }
   }
@@ -68,12 +69,15 @@ enum BinaryCache {
     do {
       try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     } catch {
-      throw DataError(file: dir.path, "cannot create the cache folder: \(error.localizedDescription)")
+      throw DataError(
+        file: dir.path, "cannot create the cache folder: \(error.localizedDescription)")
     }
-    let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    let tmp = dir.appendingPathComponent(
+      ".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
     let fd = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
     guard fd >= 0 else {
-      throw DataError(file: tmp.path, "cannot create a cache file: \(String(cString: strerror(errno)))")
+      throw DataError(
+        file: tmp.path, "cannot create a cache file: \(String(cString: strerror(errno)))")
     }
     var ok = true
     let h = header.encoded()
@@ -84,7 +88,8 @@ enum BinaryCache {
     close(fd)
     guard ok, rename(tmp.path, url.path) == 0 else {
       unlink(tmp.path)
-      throw DataError(file: url.path, "cannot write the cache file: \(String(cString: strerror(err)))")
+      throw DataError(
+        file: url.path, "cannot write the cache file: \(String(cString: strerror(err)))")
     }
   }
 
@@ -135,7 +140,8 @@ enum BinaryCache {
     let storage = FeatureStorage(mapped: raw, byteCount: size, path: url.path)
     let features = FeatureMatrix(
       rows: header.rows, columns: header.columns,
-      pointer: (raw + headerSize).bindMemory(to: Float.self, capacity: header.rows * header.columns),
+      pointer: (raw + headerSize).bindMemory(
+        to: Float.self, capacity: header.rows * header.columns),
       storage: storage)
     return (header, features, labels)
   }

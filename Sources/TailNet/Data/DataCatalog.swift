@@ -35,7 +35,9 @@ public struct DataCatalog: Sendable {
   }
 
   /// The names of the UCR sets that `scripts/setup.sh` fetches.
-  public static let shippedUCRSets = ["ItalyPowerDemand", "GunPoint", "ArrowHead", "OSULeaf", "ACSF1"]
+  public static let shippedUCRSets = [
+    "ItalyPowerDemand", "GunPoint", "ArrowHead", "OSULeaf", "ACSF1",
+  ]
 
   private static let idxFiles = [
     "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
@@ -99,21 +101,27 @@ public struct DataCatalog: Sendable {
     if FileManager.default.fileExists(atPath: url.path + ".gz") {
       return DataError(
         file: url.path,
-        "missing (only the .gz is there); run `make setup` or `tailsweep data fetch \(name)` to decompress and verify it")
+        "missing (only the .gz is there); run `make setup` or `tailsweep data fetch \(name)` to decompress and verify it"
+      )
     }
     return DataError(
-      file: url.path, "missing; run `make setup` or `tailsweep data fetch \(name)` to fetch and verify it")
+      file: url.path,
+      "missing; run `make setup` or `tailsweep data fetch \(name)` to fetch and verify it")
   }
 
-  private func loadIDX(name: String, mean: Float, std: Float, normalization: String) throws -> Dataset {
+  private func loadIDX(name: String, mean: Float, std: Float, normalization: String) throws
+    -> Dataset
+  {
     let folder = directory.appendingPathComponent(name)
     let files = DataCatalog.idxFiles.map { folder.appendingPathComponent($0) }
     for f in files where !FileManager.default.fileExists(atPath: f.path) {
       throw missing(f, fetch: name)
     }
     return try cached(name: name, sources: files) {
-      let train = try IDXReader.read(images: files[0], labels: files[1], classes: 10, mean: mean, std: std)
-      let test = try IDXReader.read(images: files[2], labels: files[3], classes: 10, mean: mean, std: std)
+      let train = try IDXReader.read(
+        images: files[0], labels: files[1], classes: 10, mean: mean, std: std)
+      let test = try IDXReader.read(
+        images: files[2], labels: files[3], classes: 10, mean: mean, std: std)
       return RawData(
         columns: 784, classLabels: (0..<10).map(String.init), train: train, test: test,
         normalization: normalization)
@@ -123,10 +131,12 @@ public struct DataCatalog: Sendable {
   private func cifarFiles(fine: Bool) throws -> (train: [URL], test: [URL]) {
     let names = fine ? ["cifar100", "cifar-100-binary"] : ["cifar10", "cifar-10-batches-bin"]
     let fm = FileManager.default
-    let folder = names.map { directory.appendingPathComponent($0) }.first {
-      fm.fileExists(atPath: $0.path)
-    } ?? directory.appendingPathComponent(names[0])
-    let hint = fine
+    let folder =
+      names.map { directory.appendingPathComponent($0) }.first {
+        fm.fileExists(atPath: $0.path)
+      } ?? directory.appendingPathComponent(names[0])
+    let hint =
+      fine
       ? "CIFAR-100 is not shipped by any registry: put its binary files train.bin and test.bin into \(folder.path)/"
       : "CIFAR-10 is not shipped by any registry: put its binary files data_batch_1.bin … data_batch_5.bin and test_batch.bin into \(folder.path)/"
     if fine {
@@ -145,7 +155,8 @@ public struct DataCatalog: Sendable {
     }
     let test = folder.appendingPathComponent("test_batch.bin")
     if train.isEmpty {
-      throw DataError(file: folder.appendingPathComponent("data_batch_1.bin").path, "missing; \(hint)")
+      throw DataError(
+        file: folder.appendingPathComponent("data_batch_1.bin").path, "missing; \(hint)")
     }
     if !fm.fileExists(atPath: test.path) { throw DataError(file: test.path, "missing; \(hint)") }
     return (train, [test])
@@ -163,7 +174,8 @@ public struct DataCatalog: Sendable {
         let test = folder.appendingPathComponent("\(set)_TEST.\(ext)")
         if fm.fileExists(atPath: train.path) {
           guard fm.fileExists(atPath: test.path) else {
-            throw DataError(file: test.path, "missing (its training file \(train.lastPathComponent) is there)")
+            throw DataError(
+              file: test.path, "missing (its training file \(train.lastPathComponent) is there)")
           }
           return (train, test)
         }
@@ -220,7 +232,8 @@ public struct DataCatalog: Sendable {
       do {
         attributes = try FileManager.default.attributesOfItem(atPath: f.path)
       } catch {
-        throw DataError(file: f.path, "cannot read the file's attributes: \(error.localizedDescription)")
+        throw DataError(
+          file: f.path, "cannot read the file's attributes: \(error.localizedDescription)")
       }
       let size = (attributes[.size] as? NSNumber)?.int64Value ?? -1
       let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
@@ -233,7 +246,8 @@ public struct DataCatalog: Sendable {
     let cache = directory.appendingPathComponent("cache")
     let safe = name.replacingOccurrences(of: "/", with: "_")
     return (
-      cache.appendingPathComponent("\(safe).train.f32"), cache.appendingPathComponent("\(safe).test.f32"),
+      cache.appendingPathComponent("\(safe).train.f32"),
+      cache.appendingPathComponent("\(safe).test.f32"),
       cache.appendingPathComponent(".\(safe).lock")
     )
   }
@@ -290,16 +304,21 @@ public struct DataCatalog: Sendable {
   // MARK: Synthetic
 
   private func synthetic(_ spec: DatasetSpec) throws -> Dataset {
-    let d = spec.inputs ?? 20, c = spec.classes ?? 2
-    let ntr = spec.trainSize ?? 2000, nte = spec.testSize ?? 1000, h = spec.teacherWidth ?? 10
+    let d = spec.inputs ?? 20
+    let c = spec.classes ?? 2
+    let ntr = spec.trainSize ?? 2000
+    let nte = spec.testSize ?? 1000
+    let h = spec.teacherWidth ?? 10
     let checks: [(Bool, String)] = [
       (d >= 1, "inputs must be ≥ 1, got \(d)"), (c >= 2, "classes must be ≥ 2, got \(c)"),
-      (ntr >= 1, "trainSize must be ≥ 1, got \(ntr)"), (nte >= 0, "testSize must be ≥ 0, got \(nte)"),
+      (ntr >= 1, "trainSize must be ≥ 1, got \(ntr)"),
+      (nte >= 0, "testSize must be ≥ 0, got \(nte)"),
       (h >= 1, "teacherWidth must be ≥ 1, got \(h)"),
     ]
     for (ok, message) in checks where !ok { throw DataError(file: nil, "synthetic: \(message)") }
     let raw = SyntheticData.generate(
-      inputs: d, classes: c, trainSize: ntr, testSize: nte, teacherWidth: h, seed: spec.dataSeed ?? 0)
+      inputs: d, classes: c, trainSize: ntr, testSize: nte, teacherWidth: h,
+      seed: spec.dataSeed ?? 0)
     return try owned(name: "synthetic", raw: raw, sourceHash: nil)
   }
 
@@ -310,7 +329,8 @@ public struct DataCatalog: Sendable {
     guard n >= 1, n < total else {
       throw DataError(
         file: nil,
-        "resplit \(n) must be in 1..<\(total) (\(ds.name) has \(total) examples in train and test together)")
+        "resplit \(n) must be in 1..<\(total) (\(ds.name) has \(total) examples in train and test together)"
+      )
     }
     var order = Array(0..<total)
     var rng = Xoshiro256(key: seed, stream: TrialStream.data.rawValue)
@@ -334,7 +354,8 @@ public struct DataCatalog: Sendable {
           }
         }
       }
-      return DataSplit(features: FeatureMatrix(rows: idx.count, columns: d, values: values), labels: labels)
+      return DataSplit(
+        features: FeatureMatrix(rows: idx.count, columns: d, values: values), labels: labels)
     }
     return Dataset(
       name: ds.name, inputs: d, classes: ds.classes, classLabels: ds.classLabels,
@@ -347,7 +368,8 @@ public struct DataCatalog: Sendable {
     guard let k = ds.classLabels.firstIndex(where: { $0 == label || $0 == wanted }) else {
       throw DataError(
         file: nil,
-        "binarize: label '\(label)' is not a class of \(ds.name) (its labels: \(ds.classLabels.joined(separator: ", ")))")
+        "binarize: label '\(label)' is not a class of \(ds.name) (its labels: \(ds.classLabels.joined(separator: ", ")))"
+      )
     }
     let target = Int32(k)
     func cut(_ s: DataSplit) -> DataSplit {
@@ -363,11 +385,13 @@ public struct DataCatalog: Sendable {
   private func limit(_ ds: Dataset, train: Int?, test: Int?) throws -> Dataset {
     if let t = train, t < 1 || t > ds.train.count {
       throw DataError(
-        file: nil, "trainLimit \(t) must be in 1...\(ds.train.count) (the training examples of \(ds.name))")
+        file: nil,
+        "trainLimit \(t) must be in 1...\(ds.train.count) (the training examples of \(ds.name))")
     }
     if let t = test, t < 0 || t > ds.test.count {
       throw DataError(
-        file: nil, "testLimit \(t) must be in 0...\(ds.test.count) (the test examples of \(ds.name))")
+        file: nil,
+        "testLimit \(t) must be in 0...\(ds.test.count) (the test examples of \(ds.name))")
     }
     func cut(_ s: DataSplit, _ n: Int?) -> DataSplit {
       guard let n else { return s }
@@ -389,12 +413,17 @@ public struct DataCatalog: Sendable {
     let fm = FileManager.default
     var out: [DatasetInfo] = []
     for (name, _) in [("mnist", 0), ("fashion-mnist", 0)] {
-      let files = DataCatalog.idxFiles.map { directory.appendingPathComponent(name).appendingPathComponent($0) }
+      let files = DataCatalog.idxFiles.map {
+        directory.appendingPathComponent(name).appendingPathComponent($0)
+      }
       let present = files.allSatisfy { fm.fileExists(atPath: $0.path) }
-      out.append(DatasetInfo(
-        name: name, trainCount: idxCount(files[1]) ?? 60000, testCount: idxCount(files[3]) ?? 10000,
-        inputs: 784, classes: 10, sha256: present ? hashCheaply(name, files) : nil, present: present,
-        location: name + "/"))
+      out.append(
+        DatasetInfo(
+          name: name, trainCount: idxCount(files[1]) ?? 60000,
+          testCount: idxCount(files[3]) ?? 10000,
+          inputs: 784, classes: 10, sha256: present ? hashCheaply(name, files) : nil,
+          present: present,
+          location: name + "/"))
     }
     for fine in [false, true] {
       let name = fine ? "cifar100" : "cifar10"
@@ -402,22 +431,26 @@ public struct DataCatalog: Sendable {
       if let (train, test) = try? cifarFiles(fine: fine) {
         func count(_ fs: [URL]) -> Int {
           fs.reduce(0) { acc, f in
-            acc + (((try? fm.attributesOfItem(atPath: f.path))?[.size] as? NSNumber)?.intValue ?? 0) / record
+            acc + (((try? fm.attributesOfItem(atPath: f.path))?[.size] as? NSNumber)?.intValue ?? 0)
+              / record
           }
         }
-        out.append(DatasetInfo(
-          name: name, trainCount: count(train), testCount: count(test), inputs: 3072,
-          classes: fine ? 100 : 10, sha256: hashCheaply(name, train + test), present: true,
-          location: relative(train[0].deletingLastPathComponent()) + "/"))
+        out.append(
+          DatasetInfo(
+            name: name, trainCount: count(train), testCount: count(test), inputs: 3072,
+            classes: fine ? 100 : 10, sha256: hashCheaply(name, train + test), present: true,
+            location: relative(train[0].deletingLastPathComponent()) + "/"))
       } else {
-        out.append(DatasetInfo(
-          name: name, trainCount: 50000, testCount: 10000, inputs: 3072, classes: fine ? 100 : 10,
-          sha256: nil, present: false, location: name + "/"))
+        out.append(
+          DatasetInfo(
+            name: name, trainCount: 50000, testCount: 10000, inputs: 3072, classes: fine ? 100 : 10,
+            sha256: nil, present: false, location: name + "/"))
       }
     }
-    out.append(DatasetInfo(
-      name: "synthetic", trainCount: 2000, testCount: 1000, inputs: 20, classes: 2, sha256: nil,
-      present: true, location: "(generated)"))
+    out.append(
+      DatasetInfo(
+        name: "synthetic", trainCount: 2000, testCount: 1000, inputs: 20, classes: 2, sha256: nil,
+        present: true, location: "(generated)"))
     var sets = Set(DataCatalog.shippedUCRSets)
     let ucr = directory.appendingPathComponent("ucr")
     for entry in (try? fm.contentsOfDirectory(atPath: ucr.path)) ?? [] where !entry.hasPrefix(".") {
@@ -425,23 +458,29 @@ public struct DataCatalog: Sendable {
         sets.insert(String(entry[..<r.lowerBound]))
       } else {
         var isDir: ObjCBool = false
-        if fm.fileExists(atPath: ucr.appendingPathComponent(entry).path, isDirectory: &isDir), isDir.boolValue {
+        if fm.fileExists(atPath: ucr.appendingPathComponent(entry).path, isDirectory: &isDir),
+          isDir.boolValue
+        {
           sets.insert(entry)
         }
       }
     }
     for set in sets.sorted() {
       let name = "ucr/\(set)"
-      if let (train, test) = try? ucrFiles(set), let raw = try? UCRReader.load(train: train, test: test) {
-        out.append(DatasetInfo(
-          name: name, trainCount: raw.train.labels.count, testCount: raw.test.labels.count,
-          inputs: raw.columns, classes: raw.classLabels.count,
-          sha256: try? sourceHash([train, test]), present: true,
-          location: relative(train.deletingLastPathComponent()) + "/"))
+      if let (train, test) = try? ucrFiles(set),
+        let raw = try? UCRReader.load(train: train, test: test)
+      {
+        out.append(
+          DatasetInfo(
+            name: name, trainCount: raw.train.labels.count, testCount: raw.test.labels.count,
+            inputs: raw.columns, classes: raw.classLabels.count,
+            sha256: try? sourceHash([train, test]), present: true,
+            location: relative(train.deletingLastPathComponent()) + "/"))
       } else {
-        out.append(DatasetInfo(
-          name: name, trainCount: nil, testCount: nil, inputs: nil, classes: nil, sha256: nil,
-          present: false, location: "ucr/\(set)/"))
+        out.append(
+          DatasetInfo(
+            name: name, trainCount: nil, testCount: nil, inputs: nil, classes: nil, sha256: nil,
+            present: false, location: "ucr/\(set)/"))
       }
     }
     return out
@@ -460,7 +499,8 @@ public struct DataCatalog: Sendable {
     let urls = cacheURLs(name)
     guard let fh = FileHandle(forReadingAtPath: urls.train.path) else { return nil }
     defer { try? fh.close() }
-    guard let d = try? fh.read(upToCount: BinaryCache.headerSize), d.count == BinaryCache.headerSize,
+    guard let d = try? fh.read(upToCount: BinaryCache.headerSize),
+      d.count == BinaryCache.headerSize,
       let header = d.withUnsafeBytes({ BinaryCache.Header.decode($0) }),
       let key = try? sourceKey(files), header.sourceKey == key, !header.sourceHash.isEmpty
     else { return nil }

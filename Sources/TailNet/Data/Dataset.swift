@@ -87,11 +87,13 @@ public struct FeatureMatrix: @unchecked Sendable {
 
   /// A matrix in owned memory holding `values` (row-major, `rows * columns` of them).
   public init(rows: Int, columns: Int, values: [Float]) {
-    precondition(rows >= 0 && columns >= 0 && values.count == rows * columns,
-                 "FeatureMatrix: \(values.count) values for \(rows)×\(columns)")
+    precondition(
+      rows >= 0 && columns >= 0 && values.count == rows * columns,
+      "FeatureMatrix: \(values.count) values for \(rows)×\(columns)")
     let storage = values.withUnsafeBufferPointer { FeatureStorage(copying: $0) }
-    self.init(rows: rows, columns: columns,
-              pointer: storage.base.assumingMemoryBound(to: Float.self), storage: storage)
+    self.init(
+      rows: rows, columns: columns,
+      pointer: storage.base.assumingMemoryBound(to: Float.self), storage: storage)
   }
 
   /// Calls `body` with all values (row-major, rows × columns), keeping the memory alive for the
@@ -105,8 +107,9 @@ public struct FeatureMatrix: @unchecked Sendable {
 
   /// The value at (`row`, `column`).
   public subscript(row: Int, column: Int) -> Float {
-    precondition(row >= 0 && row < rows && column >= 0 && column < columns,
-                 "(\(row), \(column)) out of \(rows)×\(columns)")
+    precondition(
+      row >= 0 && row < rows && column >= 0 && column < columns,
+      "(\(row), \(column)) out of \(rows)×\(columns)")
     return withExtendedLifetime(storage) { pointer[row * columns + column] }
   }
 
@@ -141,7 +144,8 @@ public struct DataSplit: Sendable {
 
   /// A split; `features.rows` must equal `labels.count`.
   public init(features: FeatureMatrix, labels: [Int32]) {
-    precondition(features.rows == labels.count, "DataSplit: \(features.rows) rows, \(labels.count) labels")
+    precondition(
+      features.rows == labels.count, "DataSplit: \(features.rows) rows, \(labels.count) labels")
     self.features = features
     self.labels = labels
   }

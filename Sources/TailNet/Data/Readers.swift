@@ -43,45 +43,62 @@ enum IDXReader {
   }
 
   /// Dimensions and payload offset of an IDX file of unsigned bytes with `dims` dimensions.
-  static func header(_ b: [UInt8], dims: Int, path: String, what: String) throws -> (shape: [Int], offset: Int) {
+  static func header(_ b: [UInt8], dims: Int, path: String, what: String) throws -> (
+    shape: [Int], offset: Int
+  ) {
     let expectedMagic = 0x0800 | dims
     guard b.count >= 4 else {
       throw DataError(file: path, "truncated: \(b.count) bytes, too short for an IDX header")
     }
     let magic = be32(b, 0)
     guard magic == expectedMagic else {
-      throw DataError(file: path, "wrong magic number \(hex8(magic)) (expected \(hex8(expectedMagic)) for an IDX \(what) file)")
+      throw DataError(
+        file: path,
+        "wrong magic number \(hex8(magic)) (expected \(hex8(expectedMagic)) for an IDX \(what) file)"
+      )
     }
     let offset = 4 + 4 * dims
     guard b.count >= offset else {
-      throw DataError(file: path, "truncated: \(b.count) bytes, too short for an IDX header of \(dims) dimensions")
+      throw DataError(
+        file: path, "truncated: \(b.count) bytes, too short for an IDX header of \(dims) dimensions"
+      )
     }
     let shape = (0..<dims).map { be32(b, 4 + 4 * $0) }
     let payload = shape.reduce(1, *)
     if b.count < offset + payload {
-      throw DataError(file: path, "truncated: the header declares \(shape.map(String.init).joined(separator: "×")) = \(offset + payload) bytes in all, the file has \(b.count)")
+      throw DataError(
+        file: path,
+        "truncated: the header declares \(shape.map(String.init).joined(separator: "×")) = \(offset + payload) bytes in all, the file has \(b.count)"
+      )
     }
     if b.count > offset + payload {
-      throw DataError(file: path, "the file has \(b.count) bytes, more than the \(offset + payload) its header declares")
+      throw DataError(
+        file: path,
+        "the file has \(b.count) bytes, more than the \(offset + payload) its header declares")
     }
     return (shape, offset)
   }
 
   /// Images normalised as ((x/255) − mean)/std, with labels, from an image/label file pair.
-  static func read(images: URL, labels: URL, classes: Int, mean: Float, std: Float) throws -> RawSplit {
+  static func read(images: URL, labels: URL, classes: Int, mean: Float, std: Float) throws
+    -> RawSplit
+  {
     let ib = try readBytes(images)
     let (ishape, ioff) = try header(ib, dims: 3, path: images.path, what: "image")
     let lb = try readBytes(labels)
     let (lshape, loff) = try header(lb, dims: 1, path: labels.path, what: "label")
     guard ishape[0] == lshape[0] else {
-      throw DataError(file: labels.path, "has \(lshape[0]) labels but \(images.lastPathComponent) has \(ishape[0]) images")
+      throw DataError(
+        file: labels.path,
+        "has \(lshape[0]) labels but \(images.lastPathComponent) has \(ishape[0]) images")
     }
     let n = ishape[0]
     var out = [Int32](repeating: 0, count: n)
     for i in 0..<n {
       let v = Int(lb[loff + i])
       guard v < classes else {
-        throw DataError(file: labels.path, "label \(v) at index \(i) is out of range 0...\(classes - 1)")
+        throw DataError(
+          file: labels.path, "label \(v) at index \(i) is out of range 0...\(classes - 1)")
       }
       out[i] = Int32(v)
     }
@@ -118,7 +135,10 @@ enum CIFARReader {
     for url in files {
       let b = try readBytes(url)
       guard b.count > 0, b.count % record == 0 else {
-        throw DataError(file: url.path, "bad size: \(b.count) bytes is not a positive multiple of the \(record)-byte \(fine ? "CIFAR-100" : "CIFAR-10") record")
+        throw DataError(
+          file: url.path,
+          "bad size: \(b.count) bytes is not a positive multiple of the \(record)-byte \(fine ? "CIFAR-100" : "CIFAR-10") record"
+        )
       }
       let n = b.count / record
       px.reserveCapacity(px.count + n * pixels)
@@ -126,12 +146,14 @@ enum CIFARReader {
         let o = r * record
         if fine {
           guard b[o] < 20 else {
-            throw DataError(file: url.path, "coarse label \(b[o]) of record \(r) is out of range 0...19")
+            throw DataError(
+              file: url.path, "coarse label \(b[o]) of record \(r) is out of range 0...19")
           }
         }
         let v = Int(b[o + labelBytes - 1])
         guard v < classes else {
-          throw DataError(file: url.path, "label \(v) of record \(r) is out of range 0...\(classes - 1)")
+          throw DataError(
+            file: url.path, "label \(v) of record \(r) is out of range 0...\(classes - 1)")
         }
         labels.append(Int32(v))
         px.append(contentsOf: b[(o + labelBytes)..<(o + record)])
@@ -148,7 +170,8 @@ enum CIFARReader {
     var std = [Double](repeating: 1, count: 3)
     let n = trl.count
     for c in 0..<3 {
-      var s = 0.0, s2 = 0.0
+      var s = 0.0
+      var s2 = 0.0
       for i in 0..<n {
         let base = i * pixels + c * 1024
         for j in 0..<1024 {
@@ -176,7 +199,9 @@ enum CIFARReader {
       columns: pixels, classLabels: (0..<(fine ? 100 : 10)).map(String.init),
       train: RawSplit(features: normalise(trp), labels: trl),
       test: RawSplit(features: normalise(tep), labels: tel),
-      normalization: "x/255, then per channel (x − mean)/std with the training set's mean/std (R, G, B: \(desc)); channel-major 3×32×32 as in the files")
+      normalization:
+        "x/255, then per channel (x − mean)/std with the training set's mean/std (R, G, B: \(desc)); channel-major 3×32×32 as in the files"
+    )
   }
 }
 
@@ -209,7 +234,8 @@ enum UCRReader {
     let bytes = try readBytes(url)
     let text = String(decoding: bytes, as: UTF8.self)
     // Split on bytes (fast; grapheme-aware splitting is slow on megabyte files), drop a '\r'.
-    return text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
+    return text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map {
+      line in
       var l = Substring(line)
       if l.utf8.last == UInt8(ascii: "\r") { l = Substring(l.utf8.dropLast()) }
       return l
@@ -220,7 +246,9 @@ enum UCRReader {
   static func trimmed(_ s: Substring) -> Substring {
     let u = s.utf8
     let blank: (UInt8) -> Bool = { $0 == 32 || $0 == 9 || $0 == 13 }
-    guard let first = u.firstIndex(where: { !blank($0) }), let last = u.lastIndex(where: { !blank($0) }) else {
+    guard let first = u.firstIndex(where: { !blank($0) }),
+      let last = u.lastIndex(where: { !blank($0) })
+    else {
       return ""
     }
     return Substring(u[first...last])
@@ -230,7 +258,9 @@ enum UCRReader {
     if let v = Float(token), v.isFinite { return v }  // fast path
     let t = token.trimmingCharacters(in: .whitespaces)
     if t == "?" || t.lowercased() == "nan" {
-      throw DataError(file: path, "line \(line): missing value '\(t)' (missing values are not supported; impute them first)")
+      throw DataError(
+        file: path,
+        "line \(line): missing value '\(t)' (missing values are not supported; impute them first)")
     }
     guard let v = Float(t), v.isFinite else {
       throw DataError(file: path, "line \(line): non-numeric value '\(t)'")
@@ -251,7 +281,8 @@ enum UCRReader {
       if line.isEmpty || line.hasPrefix("#") { continue }
       if !inData {
         guard line.hasPrefix("@") else {
-          throw DataError(file: path, "line \(lineNo): expected a header line starting with '@' before @data")
+          throw DataError(
+            file: path, "line \(lineNo): expected a header line starting with '@' before @data")
         }
         let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
         let key = parts[0].lowercased()
@@ -259,7 +290,10 @@ enum UCRReader {
         case "@data": inData = true
         case "@classlabel":
           guard parts.count >= 2, parts[1].lowercased() == "true" else {
-            throw DataError(file: path, "line \(lineNo): the file declares no class labels (@classLabel false); it is not a classification set")
+            throw DataError(
+              file: path,
+              "line \(lineNo): the file declares no class labels (@classLabel false); it is not a classification set"
+            )
           }
           declared = parts.dropFirst(2).map { canonicalLabel($0) }
         case "@timestamps":
@@ -274,18 +308,26 @@ enum UCRReader {
         }
         continue
       }
-      let fields = line.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false).map { Substring($0) }
+      let fields = line.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+        .map { Substring($0) }
       guard fields.count >= 2 else {
         throw DataError(file: path, "line \(lineNo): expected values, ':' and a class label")
       }
       guard fields.count == 2 else {
-        throw DataError(file: path, "line \(lineNo): \(fields.count - 1) channels; multivariate series are not supported")
+        throw DataError(
+          file: path,
+          "line \(lineNo): \(fields.count - 1) channels; multivariate series are not supported")
       }
       let label = canonicalLabel(fields[1])
       if let declared, !declared.contains(label) {
-        throw DataError(file: path, "line \(lineNo): label '\(label)' is out of range: not among the @classLabel labels \(declared.joined(separator: " "))")
+        throw DataError(
+          file: path,
+          "line \(lineNo): label '\(label)' is out of range: not among the @classLabel labels \(declared.joined(separator: " "))"
+        )
       }
-      let values = try fields[0].utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map {
+      let values = try fields[0].utf8.split(
+        separator: UInt8(ascii: ","), omittingEmptySubsequences: false
+      ).map {
         try value(Substring($0), line: lineNo, path: path)
       }
       try checkLength(values.count, &length, line: lineNo, path: path)
@@ -308,7 +350,9 @@ enum UCRReader {
     var length: Int? = nil
     for (index, raw) in try lines(url).enumerated() {
       let lineNo = index + 1
-      let tokens = raw.utf8.split(whereSeparator: { $0 == 44 || $0 == 9 || $0 == 32 }).map { Substring($0) }  // , \t space
+      let tokens = raw.utf8.split(whereSeparator: { $0 == 44 || $0 == 9 || $0 == 32 }).map {
+        Substring($0)
+      }  // , \t space
       if tokens.isEmpty { continue }
       guard tokens.count >= 2 else {
         throw DataError(file: path, "line \(lineNo): a label but no values")
@@ -326,7 +370,10 @@ enum UCRReader {
   static func checkLength(_ n: Int, _ length: inout Int?, line: Int, path: String) throws {
     if let l = length {
       guard n == l else {
-        throw DataError(file: path, "line \(line): ragged row: \(n) values, expected \(l) like the first series (series of unequal length are not supported)")
+        throw DataError(
+          file: path,
+          "line \(line): ragged row: \(n) values, expected \(l) like the first series (series of unequal length are not supported)"
+        )
       }
     } else {
       guard n > 0 else { throw DataError(file: path, "line \(line): no values") }
@@ -363,16 +410,21 @@ enum UCRReader {
   static func load(train: URL, test: URL) throws -> RawData {
     let tr = try read(train)
     let te = try read(test)
-    let trLen = tr.series[0].count, teLen = te.series[0].count
+    let trLen = tr.series[0].count
+    let teLen = te.series[0].count
     guard trLen == teLen else {
-      throw DataError(file: test.path, "series have length \(teLen) but those of \(train.lastPathComponent) have length \(trLen)")
+      throw DataError(
+        file: test.path,
+        "series have length \(teLen) but those of \(train.lastPathComponent) have length \(trLen)")
     }
     var all = Set(tr.labels).union(te.labels)
     all.formUnion(tr.declaredLabels ?? [])
     all.formUnion(te.declaredLabels ?? [])
     let classLabels = sortedLabels(all)
     guard classLabels.count >= 2 else {
-      throw DataError(file: train.path, "only one class ('\(classLabels.first ?? "")') in the train and test files")
+      throw DataError(
+        file: train.path,
+        "only one class ('\(classLabels.first ?? "")') in the train and test files")
     }
     var index: [String: Int32] = [:]
     for (i, l) in classLabels.enumerated() { index[l] = Int32(i) }

@@ -13,7 +13,8 @@ enum SyntheticData {
     inputs d: Int, classes: Int, trainSize: Int, testSize: Int, teacherWidth h: Int, seed: UInt64
   ) -> RawData {
     var rng = Xoshiro256(key: seed, stream: TrialStream.data.rawValue)
-    let s1 = 1 / Double(d).squareRoot(), s2 = 1 / Double(h).squareRoot()
+    let s1 = 1 / Double(d).squareRoot()
+    let s2 = 1 / Double(h).squareRoot()
     let w1 = (0..<(h * d)).map { _ in rng.nextNormal() * s1 }
     let w2 = (0..<(classes * h)).map { _ in rng.nextNormal() * s2 }
     let n = trainSize + testSize
@@ -74,7 +75,8 @@ enum SyntheticData {
     _ = assign()
     return RawData(
       columns: d, classLabels: (0..<classes).map(String.init),
-      train: RawSplit(features: Array(x[0..<(trainSize * d)]), labels: Array(labels[0..<trainSize])),
+      train: RawSplit(
+        features: Array(x[0..<(trainSize * d)]), labels: Array(labels[0..<trainSize])),
       test: RawSplit(features: Array(x[(trainSize * d)...]), labels: Array(labels[trainSize...])),
       normalization: "none (inputs are N(0, I))")
   }
