@@ -1,0 +1,96 @@
+import Foundation
+
+/// Count, mean, sample standard deviation and a 95 % confidence interval of a set of values.
+///
+/// The interval is Student's t interval `mean ± t(0.975, n−1) · std / √n`; it is nil when there
+/// are fewer than two values (no spread can be estimated from one seed).
+public struct Summary: Codable, Hashable, Sendable {
+  /// Number of values summarized.
+  public var count: Int
+  /// Arithmetic mean; nil when `count` is 0.
+  public var mean: Double?
+  /// Sample standard deviation (divisor n − 1); nil when `count` < 2.
+  public var std: Double?
+  /// Lower end of the 95 % confidence interval; nil when `count` < 2.
+  public var ciLow: Double?
+  /// Upper end of the 95 % confidence interval; nil when `count` < 2.
+  public var ciHigh: Double?
+
+  /// Creates a summary from its parts (used by tests and by the proportion interval).
+  public init(count: Int, mean: Double?, std: Double?, ciLow: Double?, ciHigh: Double?) {
+    self.count = count
+    self.mean = mean
+    self.std = std
+    self.ciLow = ciLow
+    self.ciHigh = ciHigh
+  }
+
+  /// Half the width of the confidence interval (for `mean ± h` displays); nil without one.
+  public var halfWidth: Double? {
+    guard let lo = ciLow, let hi = ciHigh else { return nil }
+    return (hi - lo) / 2
+  }
+
+  /// Summarizes `values` (non-finite values must be filtered out by the caller).
+  public static func of(_ values: [Double]) -> Summary {
+    let n = values.count
+    guard n > 0 else { return Summary(count: 0, mean: nil, std: nil, ciLow: nil, ciHigh: nil) }
+    let mean = values.reduce(0, +) / Double(n)
+    guard n > 1 else { return Summary(count: 1, mean: mean, std: nil, ciLow: nil, ciHigh: nil) }
+    let ss = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
+    let std = (ss / Double(n - 1)).squareRoot()
+    let h = StudentT.quantile975(degreesOfFreedom: n - 1) * std / Double(n).squareRoot()
+    return Summary(count: n, mean: mean, std: std, ciLow: mean - h, ciHigh: mean + h)
+  }
+
+  /// Summarizes a share of successes among `total` trials: mean = k/total, std of the 0/1
+  /// indicators, and the 95 % Wilson score interval (which stays inside [0, 1] and is sensible
+  /// for shares of 0 or 1, unlike a t interval).
+  public static func proportion(successes k: Int, of total: Int) -> Summary {
+    guard total > 0 else { return Summary(count: 0, mean: nil, std: nil, ciLow: nil, ciHigh: nil) }
+    let n = Double(total)
+    let p = Double(k) / n
+    let std: Double? = total > 1 ? (p * (1 - p) * n / (n - 1)).squareRoot() : nil
+    let z = 1.959963984540054
+    let z2 = z * z
+    let centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    let half = z / (1 + z2 / n) * (p * (1 - p) / n + z2 / (4 * n * n)).squareRoot()
+    return Summary(
+      count: total, mean: p, std: std, ciLow: max(0, centre - half), ciHigh: min(1, centre + half))
+  }
+}
+
+/// Student's t distribution: the two-sided 95 % quantile from a table.
+public enum StudentT {
+  /// t(0.975, df) for df = 1…30 (standard tables, 4 decimals).
+  static let small: [Double] = [
+    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+    2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+    2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
+  ]
+  /// Larger degrees of freedom; between entries the quantile is interpolated linearly in 1/df,
+  /// which is accurate to about 1e-4 here.
+  static let large: [(df: Double, t: Double)] = [
+    (30, 2.0423), (40, 2.0211), (50, 2.0086), (60, 2.0003), (80, 1.9901), (100, 1.9840),
+    (120, 1.9799), (1000, 1.9623),
+  ]
+  /// The normal quantile, the limit as df → ∞.
+  static let normal = 1.959963984540054
+
+  /// t(0.975, df): the multiplier of the standard error for a two-sided 95 % interval.
+  /// - Parameter df: degrees of freedom, ≥ 1.
+  public static func quantile975(degreesOfFreedom df: Int) -> Double {
+    if df < 1 { return .infinity }
+    if df <= 30 { return small[df - 1] }
+    let x = 1 / Double(df)
+    for i in 1..<large.count where Double(df) <= large[i].df {
+      let (d0, t0) = large[i - 1]
+      let (d1, t1) = large[i]
+      let f = (x - 1 / d0) / (1 / d1 - 1 / d0)
+      return t0 + f * (t1 - t0)
+    }
+    // Beyond 1000: interpolate between df = 1000 and the normal limit (1/df = 0).
+    let last = large[large.count - 1]
+    return normal + (last.t - normal) * (x * last.df)
+  }
+}
