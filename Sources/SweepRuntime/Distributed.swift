@@ -1,0 +1,293 @@
+import Foundation
+import Logging
+import SweepReport
+import SweepSpec
+import SweepStore
+import SweepWire
+import TailNet
+import ZeroMQ
+
+/// The store as the coordinator's ledger.
+final class StoreLedger: CoordinatorLedger {
+  let store: SweepStore
+  init(store: SweepStore) { self.store = store }
+
+  func started(_ lease: Lease, worker: String, host: String) throws {
+    try store.attemptStarted(
+      trial: lease.trial, attempt: lease.attempt, worker: worker, host: host, at: Date())
+  }
+  func ended(_ lease: Lease, outcome: LedgerOutcome, error: String?) throws {
+    let o: AttemptOutcome =
+      switch outcome {
+      case .duplicate: .duplicate
+      case .failed: .failed
+      case .lost: .lost
+      case .timedOut: .timedOut
+      case .crashed: .crashed
+      }
+    try store.attemptEnded(
+      trial: lease.trial, attempt: lease.attempt, outcome: o, error: error, at: Date())
+  }
+  func commit(_ lease: Lease, worker: String, result: TrialResult) throws -> Bool {
+    try store.commit(
+      trial: lease.trial, attempt: lease.attempt, worker: worker, result: result, at: Date())
+      == .committed
+  }
+  func failed(_ trial: TrialID, error: String) throws {
+    try store.markFailed(trial: trial, error: error)
+  }
+}
+
+/// Options shared by `tailsweep run` and `tailsweep coordinator`.
+public struct SweepServeOptions: Sendable {
+  /// The sweep file.
+  public var sweepPath: String
+  /// Results folder: the store is `<results>/<sweep name>/sweep.sqlite`.
+  public var resultsDirectory: URL
+  /// Which finished trials to run again.
+  public var rerun: RerunPolicy = .none
+  /// Null trials (dispatch benchmark): results go to `null-trials.sqlite` instead.
+  public var nullTrials = false
+  /// Heartbeat interval, seconds.
+  public var heartbeatInterval: Double = 1
+  /// Missed heartbeats before a peer is presumed dead.
+  public var liveness: Int = 3
+  /// Endpoints to bind.
+  public var endpoints: [String]
+  /// CURVE server keys and allow-list (nil: none).
+  public var serverKeys: CurveKeyPair?
+  /// Allowed worker keys.
+  public var allowedKeys: Set<String> = []
+  /// Live progress output.
+  public var progress: ProgressStyle = .auto
+  /// Data folder, when this host has one: its data-set hashes go into the provenance.
+  public var dataDirectory: URL?
+  /// Creates options.
+  public init(sweepPath: String, resultsDirectory: URL, endpoints: [String]) {
+    self.sweepPath = sweepPath
+    self.resultsDirectory = resultsDirectory
+    self.endpoints = endpoints
+  }
+}
+
+/// A coordinator ready to serve one sweep: sweep loaded, store open, trials chosen.
+public final class PreparedSweep {
+  /// The sweep file, loaded.
+  public let sweep: Sweep
+  /// The store (single writer: this process).
+  public let store: SweepStore
+  /// Store id of the sweep.
+  public let sweepID: Int64
+  /// Path of the store file.
+  public let storePath: String
+  /// The coordinator loop (bound by `prepareSweep`).
+  public let loop: CoordinatorLoop
+
+  init(sweep: Sweep, store: SweepStore, sweepID: Int64, storePath: String, loop: CoordinatorLoop) {
+    self.sweep = sweep
+    self.store = store
+    self.sweepID = sweepID
+    self.storePath = storePath
+    self.loop = loop
+  }
+}
+
+/// Loads the sweep, opens (or resumes) its store, picks the trials to run and binds the
+/// coordinator's ROUTER.
+public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> PreparedSweep {
+  let sweep = try SweepLoader.load(path: o.sweepPath)
+  let folder = o.resultsDirectory.appendingPathComponent(sweep.name)
+  try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+  let storePath = folder.appendingPathComponent(
+    o.nullTrials ? "null-trials.sqlite" : "sweep.sqlite"
+  ).path
+  let store = try SweepStore(path: storePath)
+  let provenance = Provenance(
+    toolVersion: "tailsweep \(tailSweepVersion) (wire protocol \(wireProtocolVersion), "
+      + "trial semantics \(trialSemanticsVersion))",
+    gitCommit: gitCommit(near: URL(fileURLWithPath: o.sweepPath).deletingLastPathComponent()),
+    host: hostName(),
+    datasetHashes: datasetHashes(sweep, dataDirectory: o.dataDirectory),
+    blas: "\(BLASThreads.configuration); 1 thread per worker process")
+  let sweepID = try store.beginSweep(sweep, provenance: provenance)
+  let toRun = try store.trialsToRun(sweepID: sweepID, rerun: o.rerun)
+  var previous: [TrialID: Int] = [:]
+  for row in try store.rows(sweepID: sweepID) { previous[row.id] = row.attempts }
+  let trials = toRun.map {
+    CoordinatorTrial(
+      id: $0.id, config: $0.config, cost: $0.relativeCost, previousAttempts: previous[$0.id] ?? 0)
+  }
+  var options = CoordinatorOptions(
+    endpoints: o.endpoints,
+    scheduler: SchedulerSettings(
+      heartbeatInterval: o.heartbeatInterval, liveness: o.liveness,
+      maxAttempts: sweep.settings.retries + 1, trialTimeout: sweep.settings.trialTimeout))
+  options.serverKeys = o.serverKeys
+  options.allowedKeys = o.allowedKeys
+  options.progress = o.progress
+  var log = logger
+  log[metadataKey: "sweep"] = .string(sweep.name)
+  let loop = try CoordinatorLoop(
+    trials: trials, options: options, ledger: StoreLedger(store: store), logger: log)
+  let bound = try loop.bind()
+  log.info(
+    "coordinator listening",
+    metadata: [
+      "endpoints": "\(bound.joined(separator: " "))", "trials": "\(trials.count)",
+      "store": "\(storePath)",
+    ])
+  return PreparedSweep(
+    sweep: sweep, store: store, sweepID: sweepID, storePath: storePath, loop: loop)
+}
+
+/// The release of this build (also in the store's provenance).
+public let tailSweepVersion = "0.1.0"
+
+/// The commit of the git checkout around `folder`, if any (best effort, for provenance).
+func gitCommit(near folder: URL) -> String? {
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  p.arguments = ["git", "-C", folder.path, "rev-parse", "HEAD"]
+  let out = Pipe()
+  p.standardOutput = out
+  p.standardError = FileHandle.nullDevice
+  do { try p.run() } catch { return nil }
+  let data = out.fileHandleForReading.readDataToEndOfFile()
+  p.waitUntilExit()
+  guard p.terminationStatus == 0 else { return nil }
+  let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+  return text.isEmpty ? nil : text
+}
+
+/// SHA-256 of the source files of each data set the sweep uses, as this host's data folder
+/// has them (workers report their own hash with every result too).
+func datasetHashes(_ sweep: Sweep, dataDirectory: URL?) -> [String: String] {
+  guard let dir = dataDirectory else { return [:] }
+  let names = Set(sweep.trials.map(\.config.dataset.name))
+  var out: [String: String] = [:]
+  for info in DataCatalog(directory: dir).available() where names.contains(info.name) {
+    if let h = info.sha256 { out[info.name] = h }
+  }
+  return out
+}
+
+/// The end of a run, after the coordinator stopped: prints the store's counts, writes the
+/// report (tables, figures, index.html) and a CSV export into the results folder, and prints
+/// the summary table.
+public func finishRun(
+  store: SweepStore, sweepID: Int64, sweep: Sweep, storePath: String, summary: CoordinatorSummary,
+  logger: Logger
+) throws {
+  let status = try store.status(sweepID: sweepID)
+  var parts: [String] = []
+  for state in TrialState.allCases { parts.append("\(state.rawValue) \(status.count(state))") }
+  let rate = summary.seconds > 0 ? Double(summary.committed) / summary.seconds : 0
+  print(
+    "sweep \(sweep.name): \(parts.joined(separator: ", ")) | this run: \(summary.committed) committed, "
+      + "\(summary.duplicates) duplicates, \(summary.failed) failed in \(String(format: "%.2f", summary.seconds)) s "
+      + "(\(String(format: "%.1f", rate)) results/s)")
+  print("results: \(storePath)")
+  let folder = URL(fileURLWithPath: storePath).deletingLastPathComponent()
+  if storePath.hasSuffix("null-trials.sqlite") { return }
+  let rows = try store.rows(sweepID: sweepID)
+  do {
+    try Data(try TrialExport.render(rows, format: .csv).utf8).write(
+      to: folder.appendingPathComponent("trials.csv"), options: .atomic)
+    let report = try SweepReport.write(
+      rows: rows, to: folder, title: "TailSweep report: \(sweep.name)")
+    print(try SweepReport.renderTable(rows: rows))
+    print("report: \(report.folder.appendingPathComponent("index.html").path)")
+  } catch {
+    // The results are safe in the store; the report can be made again with `tailsweep report`.
+    logger.error(
+      "report failed", metadata: ["error": "\(error)", "store": "\(storePath)"])
+    print("report failed (\(error)); run 'tailsweep report \(folder.path)' to retry")
+  }
+}
+
+/// Options of `tailsweep run` beyond the coordinator's.
+public struct LocalRunOptions: Sendable {
+  /// Worker processes to start.
+  public var workers: Int
+  /// Data folder passed to the workers.
+  public var dataDirectory: URL
+  /// With null trials: seconds each takes (tests); 0 answers at once.
+  public var nullTrialSeconds = 0.0
+  /// Log level passed to the workers.
+  public var workerLogLevel: Logger.Level = .warning
+  /// Creates options.
+  public init(workers: Int, dataDirectory: URL) {
+    self.workers = workers
+    self.dataDirectory = dataDirectory
+  }
+}
+
+/// `tailsweep run`: the coordinator in this process plus `workers` supervised local worker
+/// processes. Returns the exit status (0 done, 1 some trials failed, 130 interrupted).
+public func runLocalSweep(_ o: SweepServeOptions, local: LocalRunOptions, logger: Logger) throws
+  -> Int32
+{
+  installStopSignals()
+  let prepared = try prepareSweep(o, logger: logger)
+  guard let endpoint = prepared.loop.boundEndpoints.first else { return 1 }
+  let hbMs = Int((o.heartbeatInterval * 1000).rounded())
+  let supervisor = LocalSupervisor(
+    executable: LocalSupervisor.currentExecutable(), count: local.workers,
+    maxRestarts: 2 * local.workers + prepared.sweep.trials.count, logger: logger
+  ) { id in
+    var args = [
+      "worker", "--connect", endpoint, "--id", id, "--data", local.dataDirectory.path,
+      "--heartbeat-ms", "\(hbMs)", "--liveness", "\(o.liveness)", "--exit-with-parent",
+      "--coordinator-timeout", "\(max(30, o.heartbeatInterval * Double(o.liveness) * 10))",
+      "--log-level", local.workerLogLevel.rawValue,
+    ]
+    if o.nullTrials { args.append("--null-trials") }
+    if local.nullTrialSeconds > 0 {
+      args += ["--null-trial-ms", "\(Int(local.nullTrialSeconds * 1000))"]
+    }
+    return args
+  }
+  // Nothing to run (a finished sweep run again): no workers to start.
+  if prepared.loop.trialCount > 0 { try supervisor.start() }
+  prepared.loop.poller = { supervisor.poll() }
+  let summary: CoordinatorSummary
+  do {
+    summary = try prepared.loop.run()
+  } catch {
+    supervisor.stop(grace: 0)
+    throw error
+  }
+  supervisor.stop(grace: 3)
+  try finishRun(
+    store: prepared.store, sweepID: prepared.sweepID, sweep: prepared.sweep,
+    storePath: prepared.storePath, summary: summary, logger: logger)
+  if summary.interrupted { return 130 }
+  return summary.failed > 0 ? 1 : 0
+}
+
+/// `tailsweep coordinator`: serves the sweep to remote workers until done or interrupted.
+public func serveSweep(_ o: SweepServeOptions, logger: Logger) throws -> Int32 {
+  installStopSignals()
+  let prepared = try prepareSweep(o, logger: logger)
+  let summary = try prepared.loop.run()
+  try finishRun(
+    store: prepared.store, sweepID: prepared.sweepID, sweep: prepared.sweep,
+    storePath: prepared.storePath, summary: summary, logger: logger)
+  if summary.interrupted { return 130 }
+  return summary.failed > 0 ? 1 : 0
+}
+
+/// `tailsweep worker`: returns the exit status (0 shutdown or parent gone, 3 coordinator
+/// gone, 130 interrupted).
+public func runWorker(_ o: WorkerOptions, logger: Logger) throws -> Int32 {
+  installStopSignals()
+  let loop = try WorkerLoop(options: o, logger: logger)
+  switch try loop.run() {
+  case .shutdown, .parentGone: return 0
+  case .coordinatorGone: return 3
+  case .interrupted: return 130
+  }
+}
+
+/// The store's rerun policy, for command-line tools that import only SweepRuntime.
+public typealias SweepRerunPolicy = RerunPolicy

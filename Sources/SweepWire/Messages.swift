@@ -1,0 +1,389 @@
+import Foundation
+import SweepSpec
+import TailNet
+
+// Every message kind of the coordinator–worker protocol, its version and its codec live in
+// this one file. The layout is documented in docs/protocol.md; keep the two in step.
+
+/// The protocol version spoken by this build. A peer speaking another version is rejected with
+/// `WireError.unsupportedVersion`, never guessed at.
+public let wireProtocolVersion: UInt8 = 1
+
+/// The largest body accepted for each kind (bytes). Results carry curves and can be large.
+public let wireMaxResultBody = 4 << 20
+/// The largest body accepted for any other kind (bytes).
+public let wireMaxControlBody = 64 << 10
+
+/// The kind byte, frame 1 of every message.
+public enum MessageKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+  /// worker → coordinator: registration or a grant of free slots.
+  case ready = 1
+  /// coordinator → worker: run this trial under this lease.
+  case assign = 2
+  /// both ways: I am alive (application level, from the socket-owning thread).
+  case heartbeat = 3
+  /// worker → coordinator: a leased trial is advancing.
+  case progress = 4
+  /// worker → coordinator: a leased trial finished (result or error).
+  case result = 5
+  /// coordinator → worker: the result of this lease is durably handled; forget it.
+  case ack = 6
+  /// both ways: your message was refused (why, and what to do).
+  case reject = 7
+  /// coordinator → worker: stop and exit.
+  case shutdown = 8
+  /// coordinator → worker: abandon this lease (wall-time limit passed).
+  case cancel = 9
+
+  /// Lowercase name, as in the docs.
+  public var description: String {
+    switch self {
+    case .ready: "ready"
+    case .assign: "assign"
+    case .heartbeat: "heartbeat"
+    case .progress: "progress"
+    case .result: "result"
+    case .ack: "ack"
+    case .reject: "reject"
+    case .shutdown: "shutdown"
+    case .cancel: "cancel"
+    }
+  }
+}
+
+/// One assignment of a trial: the trial and its attempt number (1, 2, …, unique per trial).
+public struct Lease: Hashable, Codable, Sendable, CustomStringConvertible {
+  /// The trial.
+  public var trial: TrialID
+  /// The attempt number of this assignment.
+  public var attempt: Int
+  /// Creates a lease value.
+  public init(trial: TrialID, attempt: Int) {
+    self.trial = trial
+    self.attempt = attempt
+  }
+  /// `trial#attempt`.
+  public var description: String { "\(trial.short)#\(attempt)" }
+}
+
+/// `ready`: a worker registers (`fresh`) or grants slots back after finishing a trial.
+public struct ReadyBody: Hashable, Codable, Sendable {
+  /// Slots offered: on a fresh registration the number of free slots now, otherwise added to
+  /// what the coordinator already counts. 0…64.
+  public var credits: Int
+  /// True on (re)registration; false for a grant after a result.
+  public var fresh: Bool
+  /// Host name of the worker (for the store's attempt rows).
+  public var host: String
+  /// Process id of the worker.
+  public var pid: Int32
+  /// Leases the worker is still computing (informational on re-registration).
+  public var running: [Lease]
+  /// Creates a ready body.
+  public init(credits: Int, fresh: Bool, host: String, pid: Int32, running: [Lease] = []) {
+    self.credits = credits
+    self.fresh = fresh
+    self.host = host
+    self.pid = pid
+    self.running = running
+  }
+}
+
+/// `assign`: run `config` under `lease`.
+public struct AssignBody: Hashable, Codable, Sendable {
+  /// The lease.
+  public var lease: Lease
+  /// The trial's full configuration.
+  public var config: TrialConfig
+  /// Wall-time limit in seconds; the worker cancels the trial past it.
+  public var timeLimit: Double
+  /// Creates an assignment.
+  public init(lease: Lease, config: TrialConfig, timeLimit: Double) {
+    self.lease = lease
+    self.config = config
+    self.timeLimit = timeLimit
+  }
+}
+
+/// `progress`: how far a leased trial is.
+public struct ProgressBody: Hashable, Codable, Sendable {
+  /// The lease.
+  public var lease: Lease
+  /// Iterations done.
+  public var iteration: Int
+  /// Iteration cap.
+  public var maxIterations: Int
+  /// Train accuracy at the last evaluation, if any.
+  public var trainAccuracy: Double?
+  /// Creates a progress report.
+  public init(lease: Lease, iteration: Int, maxIterations: Int, trainAccuracy: Double?) {
+    self.lease = lease
+    self.iteration = iteration
+    self.maxIterations = maxIterations
+    self.trainAccuracy = trainAccuracy
+  }
+}
+
+/// `result`: the end of a leased trial: exactly one of `result` and `error` is set.
+public struct ResultBody: Hashable, Codable, Sendable {
+  /// The lease.
+  public var lease: Lease
+  /// The trial's result (training may have diverged or been cancelled: still a result).
+  public var result: TrialResult?
+  /// Why the trial could not produce a result (an infrastructure problem, e.g. missing data).
+  public var error: String?
+  /// Creates a result body.
+  public init(lease: Lease, result: TrialResult?, error: String?) {
+    self.lease = lease
+    self.result = result
+    self.error = error
+  }
+}
+
+/// Why a message was refused.
+public enum RejectCode: String, Hashable, Codable, Sendable {
+  /// The peer speaks another protocol version: fatal, upgrade one side.
+  case unsupportedVersion = "unsupported_version"
+  /// The frames could not be decoded.
+  case malformed
+  /// The coordinator does not know this worker (restarted, or declared it dead): send a fresh
+  /// `ready` and resend unacknowledged results.
+  case unknownWorker = "unknown_worker"
+}
+
+/// `reject`: a refusal with a code and a human sentence.
+public struct RejectBody: Hashable, Codable, Sendable {
+  /// What went wrong.
+  public var code: RejectCode
+  /// A sentence for logs.
+  public var message: String
+  /// Creates a rejection.
+  public init(code: RejectCode, message: String) {
+    self.code = code
+    self.message = message
+  }
+}
+
+/// `shutdown`: stop, with a reason for the log.
+public struct ShutdownBody: Hashable, Codable, Sendable {
+  /// Why.
+  public var reason: String
+  /// Creates a shutdown body.
+  public init(reason: String) { self.reason = reason }
+}
+
+/// A decoded protocol message (without the ROUTER's identity frame).
+public enum WireMessage: Hashable, Sendable {
+  /// worker → coordinator: registration or slots granted back.
+  case ready(ReadyBody)
+  /// coordinator → worker: a lease on a trial.
+  case assign(AssignBody)
+  /// both ways: alive.
+  case heartbeat
+  /// worker → coordinator: a leased trial advances.
+  case progress(ProgressBody)
+  /// worker → coordinator: the end of a lease (result or error).
+  case result(ResultBody)
+  /// coordinator → worker: the result of this lease is handled; forget it.
+  case ack(Lease)
+  /// coordinator → worker: a message was refused.
+  case reject(RejectBody)
+  /// coordinator → worker: stop.
+  case shutdown(ShutdownBody)
+  /// coordinator → worker: abandon this lease.
+  case cancel(Lease)
+
+  /// The kind byte of this message.
+  public var kind: MessageKind {
+    switch self {
+    case .ready: .ready
+    case .assign: .assign
+    case .heartbeat: .heartbeat
+    case .progress: .progress
+    case .result: .result
+    case .ack: .ack
+    case .reject: .reject
+    case .shutdown: .shutdown
+    case .cancel: .cancel
+    }
+  }
+}
+
+/// Why untrusted frames were not accepted. The loops log it and drop the message.
+public enum WireError: Error, Hashable, Sendable, CustomStringConvertible {
+  /// Not the 3 frames [version][kind][body].
+  case frameCount(Int)
+  /// Frame 0 or 1 is not exactly one byte.
+  case badHeader
+  /// The peer speaks another protocol version.
+  case unsupportedVersion(got: UInt8, expected: UInt8)
+  /// The kind byte is not a known kind.
+  case unknownKind(UInt8)
+  /// The body is larger than the kind allows.
+  case bodyTooLarge(kind: MessageKind, size: Int, limit: Int)
+  /// The body is not valid for the kind (JSON or value checks).
+  case malformedBody(kind: MessageKind, detail: String)
+
+  /// A sentence for logs and `reject` messages.
+  public var description: String {
+    switch self {
+    case .frameCount(let n): "expected 3 frames [version][kind][body], got \(n)"
+    case .badHeader: "version and kind frames must be one byte each"
+    case .unsupportedVersion(let got, let expected):
+      "protocol version \(got) is not supported (this build speaks version \(expected)); "
+        + "run the same tailsweep version on coordinator and workers"
+    case .unknownKind(let k): "unknown message kind \(k)"
+    case .bodyTooLarge(let kind, let size, let limit):
+      "\(kind) body of \(size) bytes exceeds the limit of \(limit)"
+    case .malformedBody(let kind, let detail): "malformed \(kind) body: \(detail)"
+    }
+  }
+
+  /// The reject code to answer with.
+  public var rejectCode: RejectCode {
+    if case .unsupportedVersion = self { return .unsupportedVersion }
+    return .malformed
+  }
+}
+
+/// Encodes and decodes messages: frames `[version: 1 byte][kind: 1 byte][body]`, the body
+/// JSON (UTF-8, ISO-8601-free: only numbers, strings, bools) or empty for `heartbeat`.
+public enum WireCodec {
+  /// The frames of `message`.
+  public static func encode(_ message: WireMessage) -> [[UInt8]] {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    func json<T: Encodable>(_ v: T) -> [UInt8] {
+      // Encoding these plain structs cannot fail (non-finite floats are spelled out).
+      (try? encoder.encode(v)).map { Array($0) } ?? []
+    }
+    let body: [UInt8]
+    switch message {
+    case .ready(let b): body = json(b)
+    case .assign(let b): body = json(b)
+    case .heartbeat: body = []
+    case .progress(let b): body = json(b)
+    case .result(let b): body = json(b)
+    case .ack(let l): body = json(l)
+    case .reject(let b): body = json(b)
+    case .shutdown(let b): body = json(b)
+    case .cancel(let l): body = json(l)
+    }
+    return [[wireProtocolVersion], [message.kind.rawValue], body]
+  }
+
+  /// Decodes untrusted frames (without a ROUTER identity frame). Never traps.
+  public static func decode(_ frames: [[UInt8]]) throws(WireError) -> WireMessage {
+    guard frames.count == 3 else {
+      // A lone version frame from another protocol version still gets a precise error.
+      if let v = frames.first, v.count == 1, v[0] != wireProtocolVersion {
+        throw .unsupportedVersion(got: v[0], expected: wireProtocolVersion)
+      }
+      throw .frameCount(frames.count)
+    }
+    guard frames[0].count == 1, frames[1].count == 1 else { throw .badHeader }
+    guard frames[0][0] == wireProtocolVersion else {
+      throw .unsupportedVersion(got: frames[0][0], expected: wireProtocolVersion)
+    }
+    guard let kind = MessageKind(rawValue: frames[1][0]) else { throw .unknownKind(frames[1][0]) }
+    let body = frames[2]
+    let limit = kind == .result ? wireMaxResultBody : wireMaxControlBody
+    guard body.count <= limit else {
+      throw .bodyTooLarge(kind: kind, size: body.count, limit: limit)
+    }
+
+    let decoder = JSONDecoder()
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    func json<T: Decodable>(_ type: T.Type) throws(WireError) -> T {
+      do {
+        return try decoder.decode(T.self, from: Data(body))
+      } catch {
+        throw .malformedBody(kind: kind, detail: Self.short(error))
+      }
+    }
+    func require(_ ok: Bool, _ detail: String) throws(WireError) {
+      if !ok { throw .malformedBody(kind: kind, detail: detail) }
+    }
+    func checkLease(_ l: Lease) throws(WireError) {
+      try require(l.attempt >= 1 && l.attempt <= 1_000_000, "attempt \(l.attempt) out of range")
+    }
+
+    switch kind {
+    case .heartbeat:
+      try require(body.isEmpty, "heartbeat has no body")
+      return .heartbeat
+    case .ready:
+      let b = try json(ReadyBody.self)
+      try require((0...64).contains(b.credits), "credits \(b.credits) not in 0…64")
+      try require(b.host.utf8.count <= 255, "host name too long")
+      try require(b.running.count <= 64, "too many running leases")
+      for l in b.running { try checkLease(l) }
+      return .ready(b)
+    case .assign:
+      let b = try json(AssignBody.self)
+      try checkLease(b.lease)
+      try require(b.timeLimit > 0, "time limit must be > 0")
+      return .assign(b)
+    case .progress:
+      let b = try json(ProgressBody.self)
+      try checkLease(b.lease)
+      try require(b.iteration >= 0 && b.maxIterations >= 0, "negative iteration")
+      return .progress(b)
+    case .result:
+      let b = try json(ResultBody.self)
+      try checkLease(b.lease)
+      try require((b.result == nil) != (b.error == nil), "exactly one of result and error")
+      if let e = b.error { try require(e.utf8.count <= 16_384, "error text too long") }
+      return .result(b)
+    case .ack:
+      let l = try json(Lease.self)
+      try checkLease(l)
+      return .ack(l)
+    case .cancel:
+      let l = try json(Lease.self)
+      try checkLease(l)
+      return .cancel(l)
+    case .reject:
+      let b = try json(RejectBody.self)
+      try require(b.message.utf8.count <= 16_384, "message too long")
+      return .reject(b)
+    case .shutdown:
+      let b = try json(ShutdownBody.self)
+      try require(b.reason.utf8.count <= 16_384, "reason too long")
+      return .shutdown(b)
+    }
+  }
+
+  static func short(_ error: Error) -> String {
+    switch error {
+    case DecodingError.keyNotFound(let key, _): return "missing key '\(key.stringValue)'"
+    case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c),
+      DecodingError.dataCorrupted(let c):
+      let path = c.codingPath.map(\.stringValue).joined(separator: ".")
+      return path.isEmpty ? c.debugDescription : "\(path): \(c.debugDescription)"
+    default: return "\(error)"
+    }
+  }
+}
+
+/// A worker as the coordinator knows it: the ROUTER identity frame (1–255 bytes).
+public struct WorkerID: Hashable, Sendable, Comparable, CustomStringConvertible {
+  /// The raw identity bytes.
+  public var raw: [UInt8]
+  /// Wraps identity bytes.
+  public init(raw: [UInt8]) { self.raw = raw }
+  /// A text identity (workers set a readable one: `host-pid-random`).
+  public init(_ text: String) { self.raw = Array(text.utf8) }
+  /// Readable form: the text if printable ASCII, else hex.
+  public var description: String {
+    if !raw.isEmpty, raw.allSatisfy({ $0 >= 0x21 && $0 < 0x7f }) {
+      return String(decoding: raw, as: UTF8.self)
+    }
+    return "0x" + raw.map { String(format: "%02x", $0) }.joined()
+  }
+  /// Orders by description (for deterministic iteration in tests and logs).
+  public static func < (a: WorkerID, b: WorkerID) -> Bool { a.description < b.description }
+}

@@ -1,1 +1,0 @@
-// SweepWire: see docs/architecture.md

@@ -1,0 +1,379 @@
+import Foundation
+import SweepSpec
+import SweepStore
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A `tailsweep` child process whose output goes to a file (readable while it runs).
+final class DistributedProcess {
+  let process = Process()
+  let logURL: URL
+
+  init(_ args: [String], in dir: URL, name: String, environment: [String: String] = [:]) throws {
+    logURL = dir.appendingPathComponent("\(name).log")
+    _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+    let handle = try FileHandle(forWritingTo: logURL)
+    process.executableURL = URL(fileURLWithPath: Binary.path)
+    process.arguments = args
+    process.currentDirectoryURL = dir
+    var env = ProcessInfo.processInfo.environment
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    for (k, v) in environment { env[k] = v }
+    process.environment = env
+    process.standardOutput = handle
+    process.standardError = handle
+    try process.run()
+  }
+
+  var pid: pid_t { process.processIdentifier }
+  var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+  func signal(_ s: Int32) { kill(pid, s) }
+
+  /// Waits up to `seconds` for the exit; returns the status, or nil (still running).
+  func wait(_ seconds: Double) -> Int32? {
+    let end = Date().addingTimeInterval(seconds)
+    while process.isRunning && Date() < end { usleep(50_000) }
+    return process.isRunning ? nil : process.terminationStatus
+  }
+
+  /// Kills the process if it still runs (test cleanup).
+  func stop() {
+    if process.isRunning {
+      kill(pid, SIGKILL)
+      process.waitUntilExit()
+    }
+  }
+}
+
+/// Helpers of the distributed end-to-end tests.
+enum Dist {
+  /// Polls `condition` every 50 ms for up to `seconds`.
+  static func eventually(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let end = Date().addingTimeInterval(seconds)
+    while Date() < end {
+      if try condition() { return true }
+      usleep(50_000)
+    }
+    return try condition()
+  }
+
+  /// A free-looking TCP port on loopback (bound and released; tests on one machine only).
+  static func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+    }
+    _ = withUnsafeMutablePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+  }
+
+  /// A small real sweep: synthetic data (500 train / 200 test), widths 16–64. `slow: false`
+  /// is a few hundred iterations (~0.1 s a trial); `slow: true` uses a tiny step size so that
+  /// no trial stops early and runs 10000 iterations (0.4–1.2 s a trial in a debug build):
+  /// the failure tests need a trial surely in flight when they kill or freeze a process.
+  static func writeSweep(
+    _ dir: URL, name: String, seeds: Int = 2, slow: Bool = true, timeout: Int = 120
+  ) throws -> String {
+    let eta = slow ? 0.0005 : 0.05
+    let maxIterations = slow ? 10000 : 300
+    let evalEvery = slow ? 2500 : 100
+    let text = """
+      # End-to-end test sweep: tiny synthetic trials (0.1–2 s each on 1 core, debug build).
+      description: "distributed end-to-end test"
+      name: \(name)
+      dataset: {name: synthetic, trainSize: 500, testSize: 200}
+      train:
+        eta: \(eta)
+        batchSize: 25
+        sigma: 0.001
+        alpha: 1.8
+        targetAccuracy: 1.0
+        maxIterations: \(maxIterations)
+        evalEvery: \(evalEvery)
+      grid:
+        width: [16, 32, 64]
+      seeds: \(seeds)
+      run: {retries: 5, trialTimeout: \(timeout)}
+      """
+    let path = dir.appendingPathComponent("\(name).yaml").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+  }
+
+  /// Heartbeats every 200 ms; a peer is dead after 5 missed (1 s): fast but not flaky on 2
+  /// busy cores.
+  static let fastTiming = ["--heartbeat-ms", "200", "--liveness", "5", "--log-level", "info"]
+
+  /// How trials run in these tests: `TAILSWEEP_E2E_NULL_MS=N` switches to null trials of N ms
+  /// (no training) while the real TrialExecutor is not available.
+  static let trialMode: [String] = {
+    if let ms = ProcessInfo.processInfo.environment["TAILSWEEP_E2E_NULL_MS"] {
+      return ["--null-trials", "--null-trial-ms", ms]
+    }
+    return []
+  }()
+
+  static func openStore(_ dir: URL, _ name: String) throws -> SweepStore {
+    let file = trialMode.isEmpty ? "sweep.sqlite" : "null-trials.sqlite"
+    return try SweepStore(readOnlyPath: dir.appendingPathComponent("results/\(name)/\(file)").path)
+  }
+
+  /// Every trial has exactly one committed result.
+  static func expectOneResultPerTrial(_ store: SweepStore, trials: Int) throws {
+    let rows = try store.rows(sweepID: nil)
+    #expect(rows.count == trials)
+    #expect(rows.allSatisfy { $0.state == .done || $0.state == .diverged })
+    #expect(rows.allSatisfy { $0.result != nil })
+    let status = try store.status(sweepID: nil)
+    #expect(status.workers.map(\.committed).reduce(0, +) == trials)
+  }
+}
+
+@Suite(.serialized) struct DistributedTests {
+  @Test func sweepWithTwoLocalWorkersCommitsOneResultPerTrial() throws {
+    let dir = try Binary.temporaryDirectory()
+    let sweep = try Dist.writeSweep(dir, name: "two-workers", slow: false)
+    let out = try Binary.run(
+      ["run", sweep, "--workers", "2", "--results", "results", "--progress", "plain"]
+        + Dist.fastTiming + Dist.trialMode,
+      in: dir)
+    #expect(out.status == 0, "\(out.stderr)")
+    #expect(out.stdout.contains("done 6/6"))
+    try Dist.expectOneResultPerTrial(try Dist.openStore(dir, "two-workers"), trials: 6)
+    // Run again: nothing left to do, nothing recomputed.
+    let again = try Binary.run(
+      ["run", sweep, "--workers", "2", "--progress", "none"] + Dist.fastTiming + Dist.trialMode,
+      in: dir)
+    #expect(again.status == 0, "\(again.stderr)")
+    let status = try Dist.openStore(dir, "two-workers").status(sweepID: nil)
+    #expect(status.workers.map(\.attempts).reduce(0, +) == 6)
+  }
+
+  /// Starts a coordinator on a fresh port and returns it with its endpoint.
+  func coordinator(
+    _ dir: URL, _ sweep: String, port: Int, name: String = "coordinator", extra: [String] = []
+  )
+    throws -> DistributedProcess
+  {
+    try DistributedProcess(
+      ["coordinator", sweep, "--bind", "tcp://127.0.0.1:\(port)", "--progress", "plain"]
+        + Dist.fastTiming
+        + Dist.trialMode + extra, in: dir, name: name)
+  }
+
+  func worker(_ dir: URL, port: Int, id: String, extra: [String] = []) throws -> DistributedProcess
+  {
+    try DistributedProcess(
+      ["worker", "--connect", "tcp://127.0.0.1:\(port)", "--id", id, "--coordinator-timeout", "20"]
+        + Dist.fastTiming + Dist.trialMode + extra, in: dir, name: id)
+  }
+
+  /// The worker holding a lease now, per the store.
+  func busy(_ dir: URL, _ name: String, worker: String) -> Bool {
+    guard let store = try? Dist.openStore(dir, name), let s = try? store.status(sweepID: nil) else {
+      return false
+    }
+    return s.workers.contains { $0.worker == worker && $0.running > 0 }
+  }
+
+  @Test func killedWorkerHasItsTrialRerunElsewhere() throws {
+    let dir = try Binary.temporaryDirectory()
+    let sweep = try Dist.writeSweep(dir, name: "sigkill")
+    let port = Dist.freePort()
+    let c = try coordinator(dir, sweep, port: port)
+    let a = try worker(dir, port: port, id: "victim")
+    let b = try worker(dir, port: port, id: "survivor")
+    defer { [c, a, b].forEach { $0.stop() } }
+    #expect(Dist.eventually(30) { busy(dir, "sigkill", worker: "victim") })
+    a.signal(SIGKILL)
+    let status = c.wait(90)
+    #expect(status == 0, "\(c.log)")
+    let store = try Dist.openStore(dir, "sigkill")
+    try Dist.expectOneResultPerTrial(store, trials: 6)
+    let victim = try store.status(sweepID: nil).workers.first { $0.worker == "victim" }
+    #expect((victim?.failed ?? 0) >= 1)
+    #expect(c.log.contains("worker declared dead"))
+  }
+
+  @Test func frozenWorkerIsReplacedAndItsLateResultIsOnlyADuplicate() throws {
+    let dir = try Binary.temporaryDirectory()
+    let sweep = try Dist.writeSweep(dir, name: "sigstop", seeds: 3)
+    let port = Dist.freePort()
+    let c = try coordinator(dir, sweep, port: port)
+    let a = try worker(dir, port: port, id: "frozen")
+    let b = try worker(dir, port: port, id: "steady")
+    defer {
+      a.signal(SIGCONT)
+      [c, a, b].forEach { $0.stop() }
+    }
+    #expect(Dist.eventually(30) { busy(dir, "sigstop", worker: "frozen") })
+    a.signal(SIGSTOP)
+    // The coordinator notices the silence (1 s deadline) and hands the trial to `steady`.
+    #expect(Dist.eventually(20) { c.log.contains("worker declared dead") })
+    a.signal(SIGCONT)
+    #expect(c.wait(90) == 0, "\(c.log)")
+    let store = try Dist.openStore(dir, "sigstop")
+    try Dist.expectOneResultPerTrial(store, trials: 9)
+    #expect(c.log.contains("late result recorded as duplicate"), "\(c.log)")
+    let frozen = try store.status(sweepID: nil).workers.first { $0.worker == "frozen" }
+    #expect((frozen?.duplicates ?? 0) >= 1)
+  }
+
+  @Test func restartedCoordinatorResumesWithoutRecomputing() throws {
+    let dir = try Binary.temporaryDirectory()
+    let sweep = try Dist.writeSweep(dir, name: "restart", seeds: 3)
+    let port = Dist.freePort()
+    var c = try coordinator(dir, sweep, port: port)
+    let a = try worker(dir, port: port, id: "w1")
+    let b = try worker(dir, port: port, id: "w2")
+    defer { [c, a, b].forEach { $0.stop() } }
+    var committed: [TrialID: Int] = [:]
+    #expect(
+      Dist.eventually(60) {
+        guard let rows = try? Dist.openStore(dir, "restart").rows(sweepID: nil) else {
+          return false
+        }
+        committed = Dictionary(
+          uniqueKeysWithValues: rows.filter { $0.result != nil }.map { ($0.id, $0.attempts) })
+        return committed.count >= 2
+      })
+    c.signal(SIGKILL)
+    _ = c.wait(5)
+    // Read again after the kill: every commit is a whole transaction.
+    let before = try Dist.openStore(dir, "restart").rows(sweepID: nil).filter { $0.result != nil }
+    #expect(before.count >= committed.count)
+    c = try coordinator(dir, sweep, port: port, name: "coordinator-2")
+    #expect(c.wait(90) == 0, "\(c.log)")
+    let store = try Dist.openStore(dir, "restart")
+    try Dist.expectOneResultPerTrial(store, trials: 9)
+    let after = Dictionary(uniqueKeysWithValues: try store.rows(sweepID: nil).map { ($0.id, $0) })
+    for row in before {
+      // Not recomputed: same result, no new attempt.
+      #expect(after[row.id]?.result == row.result)
+      #expect(after[row.id]?.attempts == row.attempts)
+    }
+  }
+
+  /// Children of `pid` (Linux /proc).
+  func children(of pid: pid_t) -> [pid_t] {
+    let text =
+      (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+    return text.split(separator: " ").compactMap {
+      pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+  }
+
+  @Test func crashedLocalWorkerIsRestartedAndItsTrialCountsAsAnAttempt() throws {
+    let dir = try Binary.temporaryDirectory()
+    let sweep = try Dist.writeSweep(dir, name: "crash")
+    let run = try DistributedProcess(
+      ["run", sweep, "--workers", "2", "--progress", "plain"] + Dist.fastTiming + Dist.trialMode,
+      in: dir, name: "run")
+    defer { run.stop() }
+    // Wait until some local worker holds a lease, then kill that worker process.
+    var victim: String?
+    #expect(
+      Dist.eventually(30) {
+        guard let s = try? Dist.openStore(dir, "crash").status(sweepID: nil) else { return false }
+        victim = s.workers.first { $0.running > 0 }?.worker
+        return victim != nil
+      })
+    let parts = victim?.split(separator: "-") ?? []
+    let slot = parts.count > 1 ? String(parts[1]) : ""
+    // Worker ids are local-<slot>-<generation>-<coordinator pid>; find its process by argv.
+    let pids = children(of: run.pid).filter { pid in
+      let argv = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+      return argv.contains("local-\(slot)-0-")
+    }
+    #expect(pids.count == 1)
+    for pid in pids { kill(pid, SIGKILL) }
+    #expect(run.wait(90) == 0, "\(run.log)")
+    let store = try Dist.openStore(dir, "crash")
+    try Dist.expectOneResultPerTrial(store, trials: 6)
+    let killed = try store.status(sweepID: nil).workers.first { $0.worker == victim }
+    #expect((killed?.failed ?? 0) >= 1)
+    #expect(run.log.contains("worker process died"))
+    // The restarted worker (generation 1) did work.
+    #expect(
+      try store.status(sweepID: nil).workers.contains { $0.worker.hasPrefix("local-\(slot)-1-") })
+  }
+
+  @Test func interruptedRunStopsCleanlyAndResumes() throws {
+    let dir = try Binary.temporaryDirectory()
+    let sweep = try Dist.writeSweep(dir, name: "interrupt")
+    let run = try DistributedProcess(
+      ["run", sweep, "--workers", "2", "--progress", "plain"] + Dist.fastTiming + Dist.trialMode,
+      in: dir, name: "run")
+    defer { run.stop() }
+    #expect(
+      Dist.eventually(30) {
+        ((try? Dist.openStore(dir, "interrupt").rows(sweepID: nil)) ?? []).contains {
+          $0.result != nil
+        }
+      })
+    run.signal(SIGINT)
+    #expect(run.wait(20) == 130, "\(run.log)")
+    // No worker process is left behind.
+    #expect(children(of: run.pid).isEmpty)
+    let rows = try Dist.openStore(dir, "interrupt").rows(sweepID: nil)
+    #expect(rows.allSatisfy { $0.state != .running })
+    let done = rows.filter { $0.result != nil }
+    #expect(!done.isEmpty && done.count < 6)
+    let again = try Binary.run(
+      ["run", sweep, "--workers", "2", "--progress", "none"] + Dist.fastTiming + Dist.trialMode,
+      in: dir)
+    #expect(again.status == 0, "\(again.stderr)")
+    let store = try Dist.openStore(dir, "interrupt")
+    try Dist.expectOneResultPerTrial(store, trials: 6)
+    let after = Dictionary(uniqueKeysWithValues: try store.rows(sweepID: nil).map { ($0.id, $0) })
+    for row in done { #expect(after[row.id]?.result == row.result) }
+  }
+
+  @Test func workerWithoutTheRightKeyReceivesNothing() throws {
+    let dir = try Binary.temporaryDirectory()
+    let sweep = try Dist.writeSweep(dir, name: "curve", seeds: 1, slow: false)
+    for k in ["server", "good", "bad"] {
+      let out = try Binary.run(["keys", "generate", "--out", "keys/\(k)"], in: dir)
+      #expect(out.status == 0, "\(out.stderr)")
+    }
+    let good = try String(
+      contentsOf: dir.appendingPathComponent("keys/good/public.key"), encoding: .utf8)
+    try ("# workers allowed\n" + good).write(
+      to: dir.appendingPathComponent("allow.txt"), atomically: true, encoding: .utf8)
+    // Without keys, a non-loopback bind needs --insecure.
+    let open = try Binary.run(
+      ["coordinator", sweep, "--bind", "tcp://0.0.0.0:\(Dist.freePort())"], in: dir)
+    #expect(open.status == 2)
+    #expect(open.stderr.contains("--insecure"))
+
+    let port = Dist.freePort()
+    let c = try coordinator(
+      dir, sweep, port: port, extra: ["--keys", "keys/server", "--allow", "allow.txt"])
+    let serverKey = dir.appendingPathComponent("keys/server/public.key").path
+    let intruder = try worker(
+      dir, port: port, id: "intruder", extra: ["--server-key", serverKey, "--keys", "keys/bad"])
+    defer { [c, intruder].forEach { $0.stop() } }
+    #expect(Dist.eventually(10) { c.log.contains("worker key refused") })
+    usleep(500_000)
+    #expect(try Dist.openStore(dir, "curve").status(sweepID: nil).workers.isEmpty)
+    #expect(!intruder.log.contains("trial"))
+    let member = try worker(
+      dir, port: port, id: "member", extra: ["--server-key", serverKey, "--keys", "keys/good"])
+    defer { member.stop() }
+    #expect(c.wait(60) == 0, "\(c.log)")
+    let store = try Dist.openStore(dir, "curve")
+    try Dist.expectOneResultPerTrial(store, trials: 3)
+    #expect(try store.status(sweepID: nil).workers.map(\.worker) == ["member"])
+  }
+}
