@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SweepRuntime
+import TailNet
 
 /// Flags shared by the distributed commands: heartbeat timing and logging.
 struct WireTimingOptions: ParsableArguments {
@@ -135,8 +136,8 @@ struct Worker: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Connect to a coordinator and run trials.",
     discussion: """
-      Asks the coordinator for one trial at a time, trains it on a separate thread (set
-      OPENBLAS_NUM_THREADS=1 when several workers share a machine) and keeps each result until
+      Asks the coordinator for one trial at a time, trains it on a separate thread with one
+      OpenBLAS thread (run one worker per core; --threads to change) and keeps each result until
       the coordinator acknowledges it. Exits on shutdown, or when the coordinator stayed silent
       for --coordinator-timeout seconds.
       """)
@@ -155,10 +156,13 @@ struct Worker: ParsableCommand {
   var nullTrialMs: Int = 0
   @Flag(help: "Exit when the parent process is gone (local supervision).") var exitWithParent =
     false
+  @Option(help: "OpenBLAS threads of this worker (default 1: one worker per core).")
+  var threads: Int = 1
   @OptionGroup var data: DataDirOption
   @OptionGroup var timing: WireTimingOptions
 
   func validate() throws {
+    if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
     if (serverKey == nil) != (keys == nil) {
       throw ValidationError("--server-key and --keys go together")
     }
@@ -169,6 +173,7 @@ struct Worker: ParsableCommand {
 
   func run() throws {
     let logger = makeLogger("tailsweep.worker", level: timing.level)
+    BLASThreads.set(threads)
     var o = WorkerOptions(endpoint: connect, dataDirectory: data.url)
     o.id = id
     o.heartbeatInterval = timing.interval
