@@ -194,7 +194,7 @@ enum Dist {
     let c = try coordinator(dir, sweep, port: port)
     let a = try worker(dir, port: port, id: "victim")
     let b = try worker(dir, port: port, id: "survivor")
-    defer { [c, a, b].forEach { $0.stop() } }
+    defer { for p in [c, a, b] { p.stop() } }
     #expect(Dist.eventually(30) { busy(dir, "sigkill", worker: "victim") })
     a.signal(SIGKILL)
     let status = c.wait(90)
@@ -215,7 +215,7 @@ enum Dist {
     let b = try worker(dir, port: port, id: "steady")
     defer {
       a.signal(SIGCONT)
-      [c, a, b].forEach { $0.stop() }
+      for p in [c, a, b] { p.stop() }
     }
     #expect(Dist.eventually(30) { busy(dir, "sigstop", worker: "frozen") })
     a.signal(SIGSTOP)
@@ -237,7 +237,7 @@ enum Dist {
     var c = try coordinator(dir, sweep, port: port)
     let a = try worker(dir, port: port, id: "w1")
     let b = try worker(dir, port: port, id: "w2")
-    defer { [c, a, b].forEach { $0.stop() } }
+    defer { for p in [c, a, b] { p.stop() } }
     var committed: [TrialID: Int] = [:]
     #expect(
       Dist.eventually(60) {
@@ -363,7 +363,7 @@ enum Dist {
     let serverKey = dir.appendingPathComponent("keys/server/public.key").path
     let intruder = try worker(
       dir, port: port, id: "intruder", extra: ["--server-key", serverKey, "--keys", "keys/bad"])
-    defer { [c, intruder].forEach { $0.stop() } }
+    defer { for p in [c, intruder] { p.stop() } }
     #expect(Dist.eventually(10) { c.log.contains("worker key refused") })
     usleep(500_000)
     #expect(try Dist.openStore(dir, "curve").status(sweepID: nil).workers.isEmpty)
