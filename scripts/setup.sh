@@ -15,6 +15,7 @@ repo="$(cd "$here/.." && pwd)"
 data_dir="${TAILSWEEP_DATA:-$repo/data}"
 
 APT_PACKAGES=(libzmq3-dev libopenblas-dev libsqlite3-dev pkg-config dataset-fashion-mnist
+  slurmctld slurmd slurm-client munge iproute2
   librsvg2-bin python3)
 
 log() { printf 'setup: %s\n' "$*"; }

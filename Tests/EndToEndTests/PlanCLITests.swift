@@ -8,13 +8,13 @@ import Testing
     let r = try Binary.run(["plan", "sweeps/quickstart.yaml"])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.stdout.contains("sweep quickstart (sweeps/quickstart.yaml)"))
-    #expect(r.stdout.contains("18 trials, merged 6 identical points made by overrides"))
+    #expect(r.stdout.contains("45 trials, merged 15 identical points made by overrides"))
     #expect(r.stdout.contains("fixed: dataset mnist (trainLimit 10000, testLimit 2000)"))
     // Header row plus one row per trial.
     let rows = r.stdout.split(separator: "\n").filter {
       $0.range(of: #"^[0-9a-f]{12} "#, options: .regularExpression) != nil
     }
-    #expect(rows.count == 18)
+    #expect(rows.count == 45)
     #expect(r.stderr.isEmpty)
   }
 
@@ -25,13 +25,13 @@ import Testing
     let plan = try #require(object)
     let trials = try #require(plan["trials"] as? [[String: Any]])
     #expect(plan["count"] as? Int == trials.count)
-    #expect(trials.count == 18)
-    #expect(plan["mergedDuplicates"] as? Int == 6)
+    #expect(trials.count == 45)
+    #expect(plan["mergedDuplicates"] as? Int == 15)
     let first = try #require(trials.first)
     #expect((first["id"] as? String)?.count == 64)
     #expect(first["relativeCost"] as? Double != nil)
     let config = try #require(first["config"] as? [String: Any])
-    #expect(config["width"] as? Int == 1024)
+    #expect(config["width"] as? Int == 2048)
     #expect(trials.compactMap { $0["relativeCost"] as? Double }.min() == 1)
   }
 

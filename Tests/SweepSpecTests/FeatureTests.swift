@@ -316,8 +316,8 @@ import Testing
       #expect(throws: Never.self, "\(f)") { _ = try SweepLoader.load(path: path) }
     }
     let quick = try SweepLoader.load(path: dir.appendingPathComponent("quickstart.yaml").path)
-    #expect(quick.trials.count == 18)
-    #expect(quick.mergedDuplicates == 6)
+    #expect(quick.trials.count == 45)
+    #expect(quick.mergedDuplicates == 15)
   }
 
   @Test func parseResolvesIncludesFromTheBaseDirectory() throws {
