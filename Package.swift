@@ -27,7 +27,7 @@ var allTargets: [Target] = [
     name: "SweepStore",
     dependencies: ["SweepSpec", .product(name: "GRDB", package: "GRDB.swift")],
     swiftSettings: strict),
-  .target(name: "SweepReport", dependencies: ["SweepStore"], swiftSettings: strict),
+  .target(name: "SweepReport", dependencies: ["SweepStore", "TailMath"], swiftSettings: strict),
   .target(
     name: "SweepRuntime",
     dependencies: [

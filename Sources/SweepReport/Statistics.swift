@@ -1,4 +1,5 @@
 import Foundation
+import TailMath
 
 /// Count, mean, sample standard deviation and a 95 % confidence interval of a set of values.
 ///
@@ -60,37 +61,12 @@ public struct Summary: Codable, Hashable, Sendable {
   }
 }
 
-/// Student's t distribution: the two-sided 95 % quantile from a table.
+/// Student's t distribution: the two-sided 95 % quantile.
 public enum StudentT {
-  /// t(0.975, df) for df = 1…30 (standard tables, 4 decimals).
-  static let small: [Double] = [
-    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
-    2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
-    2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
-  ]
-  /// Larger degrees of freedom; between entries the quantile is interpolated linearly in 1/df,
-  /// which is accurate to about 1e-4 here.
-  static let large: [(df: Double, t: Double)] = [
-    (30, 2.0423), (40, 2.0211), (50, 2.0086), (60, 2.0003), (80, 1.9901), (100, 1.9840),
-    (120, 1.9799), (1000, 1.9623),
-  ]
-  /// The normal quantile, the limit as df → ∞.
-  static let normal = 1.959963984540054
-
-  /// t(0.975, df): the multiplier of the standard error for a two-sided 95 % interval.
-  /// - Parameter df: degrees of freedom, ≥ 1.
+  /// t(0.975, df): the multiplier of the standard error for a two-sided 95 % interval
+  /// (TailMath's table from scipy for df ≤ 30, Cornish–Fisher beyond).
+  /// - Parameter df: degrees of freedom, ≥ 1 (below: +infinity, no interval).
   public static func quantile975(degreesOfFreedom df: Int) -> Double {
-    if df < 1 { return .infinity }
-    if df <= 30 { return small[df - 1] }
-    let x = 1 / Double(df)
-    for i in 1..<large.count where Double(df) <= large[i].df {
-      let (d0, t0) = large[i - 1]
-      let (d1, t1) = large[i]
-      let f = (x - 1 / d0) / (1 / d1 - 1 / d0)
-      return t0 + f * (t1 - t0)
-    }
-    // Beyond 1000: interpolate between df = 1000 and the normal limit (1/df = 0).
-    let last = large[large.count - 1]
-    return normal + (last.t - normal) * (x * last.df)
+    Statistics.studentT975(degreesOfFreedom: df)
   }
 }

@@ -103,7 +103,7 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
   ).path
   let store = try SweepStore(path: storePath)
   let provenance = Provenance(
-    toolVersion: "tailsweep \(tailSweepVersion) (wire protocol \(wireProtocolVersion), "
+    toolVersion: "\(tailSweepVersion) (wire protocol \(wireProtocolVersion), "
       + "trial semantics \(trialSemanticsVersion))",
     gitCommit: gitCommit(near: URL(fileURLWithPath: o.sweepPath).deletingLastPathComponent()),
     host: hostName(),

@@ -1,54 +1,8 @@
 import Foundation
 
-/// Small-sample statistics for aggregating trial results over seeds.
+/// Small-sample statistics for aggregating trial results over seeds (SweepReport's summaries
+/// use the t quantile).
 public enum Statistics {
-  /// Mean, sample standard deviation and 95 % Student-t confidence interval of the mean.
-  public struct Summary: Codable, Hashable, Sendable {
-    /// Number of values summarised (≥ 0).
-    public var count: Int
-    /// Arithmetic mean; 0 when count = 0.
-    public var mean: Double
-    /// Sample standard deviation (divisor n − 1); 0 when count ≤ 1.
-    public var std: Double
-    /// Lower end of the 95 % interval mean ± t₀.₉₇₅,ₙ₋₁ · std/√n; equals `mean` when count ≤ 1
-    /// (no interval can be computed from one value: check `count` before drawing error bars).
-    public var ciLow: Double
-    /// Upper end of the 95 % interval; equals `mean` when count ≤ 1.
-    public var ciHigh: Double
-
-    /// Memberwise initialiser.
-    public init(count: Int, mean: Double, std: Double, ciLow: Double, ciHigh: Double) {
-      self.count = count
-      self.mean = mean
-      self.std = std
-      self.ciLow = ciLow
-      self.ciHigh = ciHigh
-    }
-
-    /// Half-width of the interval, (ciHigh − ciLow)/2 (0 when count ≤ 1).
-    public var halfWidth: Double { (ciHigh - ciLow) / 2 }
-  }
-
-  /// Summarise `values` (finite values expected; a NaN or infinity propagates into the fields).
-  ///
-  /// count 0 → all fields 0; count 1 → std 0 and the interval [mean, mean]; otherwise the
-  /// two-pass mean and sample standard deviation and mean ± t·std/√n with t the 0.975 quantile
-  /// of Student's t with n − 1 degrees of freedom.
-  public static func summarize(_ values: [Double]) -> Summary {
-    let n = values.count
-    guard n > 0 else { return Summary(count: 0, mean: 0, std: 0, ciLow: 0, ciHigh: 0) }
-    let mean = values.reduce(0, +) / Double(n)
-    guard n > 1 else { return Summary(count: 1, mean: mean, std: 0, ciLow: mean, ciHigh: mean) }
-    var squares = 0.0
-    for v in values {
-      let d = v - mean
-      squares += d * d
-    }
-    let std = (squares / Double(n - 1)).squareRoot()
-    let half = studentT975(degreesOfFreedom: n - 1) * std / Double(n).squareRoot()
-    return Summary(count: n, mean: mean, std: std, ciLow: mean - half, ciHigh: mean + half)
-  }
-
   /// t₀.₉₇₅,ν for ν = 1…30, from scipy.stats.t.ppf(0.975, ν) (scipy 1.17), rounded to 6 decimals.
   static let t975Table: [Double] = [
     12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157,

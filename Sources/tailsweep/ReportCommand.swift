@@ -57,7 +57,8 @@ struct Report: ParsableCommand {
       guard !k.isEmpty else { throw UsageError("--by needs at least one key") }
       return k
     }
-    let (storePath, folder) = try Self.locate(results)
+    let storePath = try ResultsLocation.resolve(results)
+    let folder = URL(fileURLWithPath: storePath).deletingLastPathComponent()
     let store: SweepStore
     do {
       store = try SweepStore(readOnlyPath: storePath)
@@ -103,44 +104,5 @@ struct Report: ParsableCommand {
       if case .unknownKey = error { throw UsageError(error.description) }
       throw error
     }
-  }
-
-  /// The store file and the results folder for the RESULTS argument.
-  static func locate(_ results: String?) throws -> (store: String, folder: URL) {
-    let fm = FileManager.default
-    guard let results else {
-      let base = URL(fileURLWithPath: "results")
-      let entries = (try? fm.contentsOfDirectory(atPath: base.path)) ?? []
-      let candidates = entries.sorted().filter {
-        fm.fileExists(
-          atPath: base.appendingPathComponent($0).appendingPathComponent("sweep.sqlite").path)
-      }
-      guard candidates.count == 1, let only = candidates.first else {
-        if candidates.isEmpty {
-          throw UsageError(
-            "no results folder with a sweep.sqlite under ./results: pass RESULTS (a results folder or its sweep.sqlite)"
-          )
-        }
-        throw UsageError(
-          "several results folders under ./results (\(candidates.joined(separator: ", "))): pass one as RESULTS"
-        )
-      }
-      let folder = base.appendingPathComponent(only)
-      return (folder.appendingPathComponent("sweep.sqlite").path, folder)
-    }
-    var isDirectory: ObjCBool = false
-    guard fm.fileExists(atPath: results, isDirectory: &isDirectory) else {
-      throw UsageError("\(results): no such file or folder")
-    }
-    let url = URL(fileURLWithPath: results)
-    if isDirectory.boolValue {
-      let file = url.appendingPathComponent("sweep.sqlite").path
-      guard fm.fileExists(atPath: file) else {
-        throw UsageError(
-          "\(results) has no sweep.sqlite: pass a results folder of a sweep, or the .sqlite file")
-      }
-      return (file, url)
-    }
-    return (url.path, url.deletingLastPathComponent())
   }
 }

@@ -3,36 +3,6 @@ import Testing
 @testable import TailMath
 
 struct StatisticsTests {
-  @Test func knownSample() {
-    // 2, 4, 4, 4, 5, 5, 7, 9: mean 5, Σ(x − 5)² = 32, sample variance 32/7,
-    // std = √(32/7) = 2.138089935; t₀.₉₇₅,₇ = 2.364624; half-width = 2.364624·2.138090/√8
-    // = 1.787488 (by hand / calculator).
-    let s = Statistics.summarize([2, 4, 4, 4, 5, 5, 7, 9])
-    #expect(s.count == 8)
-    #expect(abs(s.mean - 5) < 1e-12)
-    #expect(abs(s.std - 2.138089935) < 1e-8)
-    #expect(abs(s.ciLow - (5 - 1.787488)) < 1e-5)
-    #expect(abs(s.ciHigh - (5 + 1.787488)) < 1e-5)
-    #expect(abs(s.halfWidth - 1.787488) < 1e-5)
-  }
-
-  @Test func twoValues() {
-    // 1, 3: mean 2, std √2, t₀.₉₇₅,₁ = 12.706205, half-width = 12.706205·√2/√2 = 12.706205.
-    let s = Statistics.summarize([1, 3])
-    #expect(abs(s.std - 2.0.squareRoot()) < 1e-12)
-    #expect(abs(s.ciLow - (2 - 12.706205)) < 1e-9)
-    #expect(abs(s.ciHigh - (2 + 12.706205)) < 1e-9)
-  }
-
-  @Test func degenerateCounts() {
-    let one = Statistics.summarize([0.7])
-    #expect(one == Statistics.Summary(count: 1, mean: 0.7, std: 0, ciLow: 0.7, ciHigh: 0.7))
-    let none = Statistics.summarize([])
-    #expect(none == Statistics.Summary(count: 0, mean: 0, std: 0, ciLow: 0, ciHigh: 0))
-    let constant = Statistics.summarize([3, 3, 3])
-    #expect(constant.std == 0 && constant.ciLow == 3 && constant.ciHigh == 3)
-  }
-
   @Test func tQuantiles() {
     // Textbook table values (3 decimals) and the normal limit.
     let known: [(Int, Double)] = [
