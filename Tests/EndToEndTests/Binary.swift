@@ -31,10 +31,20 @@ enum Binary {
   static func run(
     _ args: [String], in directory: URL? = nil, environment: [String: String] = [:]
   ) throws -> Output {
+    try runProcess(path, args, in: directory ?? repositoryRoot, environment: environment)
+  }
+
+  /// Runs `executable args…` to completion (within `timeout` seconds, then SIGKILL) and returns
+  /// its status and output. Both pipes are read concurrently so neither fills up and blocks the
+  /// child; children it leaves running must not keep its stdout/stderr open.
+  static func runProcess(
+    _ executable: String, _ args: [String], in directory: URL, environment: [String: String] = [:],
+    timeout: TimeInterval = 600
+  ) throws -> Output {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
+    p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = args
-    p.currentDirectoryURL = directory ?? repositoryRoot
+    p.currentDirectoryURL = directory
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
     p.environment = env
@@ -42,8 +52,11 @@ enum Binary {
     let err = Pipe()
     p.standardOutput = out
     p.standardError = err
+    p.standardInput = FileHandle.nullDevice
     try p.run()
-    // Read both pipes concurrently so neither fills up and blocks the child.
+    let pid = p.processIdentifier
+    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
     nonisolated(unsafe) var errData = Data()
     let group = DispatchGroup()
     group.enter()
@@ -53,9 +66,10 @@ enum Binary {
     }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
-    p.waitUntilExit()
+    let status = ClusterSupport.exitStatus(of: p, timeout: timeout) ?? -1
+    watchdog.cancel()
     return Output(
-      status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+      status: status, stdout: String(decoding: outData, as: UTF8.self),
       stderr: String(decoding: errData, as: UTF8.self))
   }
 

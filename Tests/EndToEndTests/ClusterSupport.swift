@@ -28,36 +28,8 @@ enum ClusterSupport {
     _ executable: String, _ args: [String], environment: [String: String] = [:],
     timeout: TimeInterval = 120
   ) throws -> Binary.Output {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = args
-    p.currentDirectoryURL = Binary.repositoryRoot
-    var env = ProcessInfo.processInfo.environment
-    for (k, v) in environment { env[k] = v }
-    p.environment = env
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    let pid = p.processIdentifier
-    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-      errData = err.fileHandleForReading.readDataToEndOfFile()
-      group.leave()
-    }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    let status = exitStatus(of: p, timeout: timeout) ?? -1
-    watchdog.cancel()
-    return Binary.Output(
-      status: status, stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: errData, as: UTF8.self))
+    try Binary.runProcess(
+      executable, args, in: Binary.repositoryRoot, environment: environment, timeout: timeout)
   }
 
   /// The exit status of `process` once it has exited (128 + signal if killed), or nil after

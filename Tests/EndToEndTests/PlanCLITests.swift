@@ -8,13 +8,13 @@ import Testing
     let r = try Binary.run(["plan", "sweeps/quickstart.yaml"])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.stdout.contains("sweep quickstart (sweeps/quickstart.yaml)"))
-    #expect(r.stdout.contains("45 trials, merged 15 identical points made by overrides"))
-    #expect(r.stdout.contains("fixed: dataset mnist (trainLimit 10000, testLimit 2000)"))
+    #expect(r.stdout.contains("60 trials, merged 20 identical points made by overrides"))
+    #expect(r.stdout.contains("fixed: dataset mnist (trainLimit 5000, testLimit 2000)"))
     // Header row plus one row per trial.
     let rows = r.stdout.split(separator: "\n").filter {
       $0.range(of: #"^[0-9a-f]{12} "#, options: .regularExpression) != nil
     }
-    #expect(rows.count == 45)
+    #expect(rows.count == 60)
     #expect(r.stderr.isEmpty)
   }
 
@@ -25,8 +25,8 @@ import Testing
     let plan = try #require(object)
     let trials = try #require(plan["trials"] as? [[String: Any]])
     #expect(plan["count"] as? Int == trials.count)
-    #expect(trials.count == 45)
-    #expect(plan["mergedDuplicates"] as? Int == 15)
+    #expect(trials.count == 60)
+    #expect(plan["mergedDuplicates"] as? Int == 20)
     let first = try #require(trials.first)
     #expect((first["id"] as? String)?.count == 64)
     #expect(first["relativeCost"] as? Double != nil)

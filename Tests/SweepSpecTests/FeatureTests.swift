@@ -316,8 +316,8 @@ import Testing
       #expect(throws: Never.self, "\(f)") { _ = try SweepLoader.load(path: path) }
     }
     let quick = try SweepLoader.load(path: dir.appendingPathComponent("quickstart.yaml").path)
-    #expect(quick.trials.count == 45)
-    #expect(quick.mergedDuplicates == 15)
+    #expect(quick.trials.count == 60)
+    #expect(quick.mergedDuplicates == 20)
   }
 
   @Test func parseResolvesIncludesFromTheBaseDirectory() throws {
