@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SweepSpec
 
 /// The one binary. Subcommands live one family per file.
 struct TailSweepCommand: ParsableCommand {
@@ -7,8 +8,9 @@ struct TailSweepCommand: ParsableCommand {
     commandName: "tailsweep",
     abstract: "Heavy-tailed SGD and implicit compressibility, run as sweeps over ZeroMQ workers.",
     discussion: """
-      Implements Wan, Barsbey, Zaidi, Şimşekli, "Implicit Compressibility of Overparametrized
+      Implements Wan, Barsbey, Zaidi, Şimşekli, "Implicit Compressibility of Overparametrized \
       Neural Networks Trained with Heavy-Tailed SGD" (ICML 2024, arXiv 2306.08125).
+      Usage errors (bad flags, a bad sweep file) exit with status 2.
       """,
     subcommands: [
       Train.self, Sample.self, Compress.self, DataCommand.self, Plan.self, Run.self,
@@ -18,7 +20,7 @@ struct TailSweepCommand: ParsableCommand {
 }
 
 // Usage errors (bad flags, bad sweep files) exit with status 2; argument-parser's default
-// for them is 64.
+// for validation errors is 64.
 do {
   var command = try TailSweepCommand.parseAsRoot()
   try command.run()
@@ -29,7 +31,7 @@ do {
     let out = code == .success ? FileHandle.standardOutput : FileHandle.standardError
     out.write(Data((message + "\n").utf8))
   }
-  if code == .validationFailure || error is UsageError {
+  if code == .validationFailure || error is UsageError || error is SweepError {
     exit(2)
   }
   exit(code.rawValue)

@@ -68,4 +68,19 @@ import Testing
     #expect(r.stderr.contains("bad.yaml:\(c.line): key '\(c.key)':"), "\(c.name): \(r.stderr)")
     #expect(r.stdout.isEmpty, "\(c.name)")
   }
+
+  @Test(arguments: [
+    ["run", "bad.yaml"], ["coordinator", "bad.yaml", "--bind", "tcp://127.0.0.1:0"],
+  ])
+  func runningABadSweepExitsTwoBeforeAnythingStarts(command: [String]) throws {
+    let dir = try Binary.temporaryDirectory("run-bad")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try (Self.header + "train: {width: 8, eta: 0.1, batchSize: 10}\nlr: 0.1\n").write(
+      to: dir.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+    let r = try Binary.run(command, in: dir)
+    #expect(r.status == 2, "exit \(r.status): \(r.stderr)")
+    #expect(r.stderr.contains("bad.yaml:4: key 'lr':"), "\(r.stderr)")
+    // Nothing was written: no results folder.
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("results").path))
+  }
 }
