@@ -6,10 +6,13 @@ SWIFT ?= swift
 RELEASE_FLAGS := -c release -Xswiftc -target-cpu -Xswiftc haswell
 BIN := .build/release/tailsweep
 
-.PHONY: setup build release test lint format quickstart bench clean-results
+.PHONY: setup setup-test build release test lint format quickstart bench
 
 setup:
 	scripts/setup.sh
+
+setup-test:
+	scripts/setup.sh test
 
 build:
 	$(SWIFT) build
@@ -23,7 +26,7 @@ lint:
 format:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
 
-test: setup lint
+test: setup-test lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 

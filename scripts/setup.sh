@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a machine for TailSweep: system packages, then verified data.
 #
-#   scripts/setup.sh                 everything (apt packages when missing, then all data)
+#   scripts/setup.sh                 everything to run sweeps (apt packages when missing, all data)
+#   scripts/setup.sh test            the same plus what the test suite needs (SLURM, munge, iproute2, rsvg)
 #   scripts/setup.sh data [NAME]     only data: all (default), mnist, fashion-mnist, ucr, ucr/<Name>
 #
 # Idempotent and safe to rerun: apt-get runs (with one `apt-get update`) only when a package is
@@ -14,15 +15,15 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 data_dir="${TAILSWEEP_DATA:-$repo/data}"
 
-APT_PACKAGES=(libzmq3-dev libopenblas-dev libsqlite3-dev pkg-config dataset-fashion-mnist
-  slurmctld slurmd slurm-client munge iproute2
-  librsvg2-bin python3)
+APT_PACKAGES=(libzmq3-dev libopenblas-dev libsqlite3-dev pkg-config dataset-fashion-mnist python3)
+# The tests also start a real one-node SLURM, build network-namespace hosts and render figures.
+TEST_PACKAGES=(slurmctld slurmd slurm-client munge iproute2 librsvg2-bin)
 
 log() { printf 'setup: %s\n' "$*"; }
 die() { local code="$1"; shift; printf 'setup: error: %s\n' "$*" >&2; exit "$code"; }
 
 usage() {
-  sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -86,6 +87,12 @@ case "${1:-all}" in
     shift
     [ "$#" -le 1 ] || { usage >&2; exit 2; }
     fetch_data "${1:-all}"
+    ;;
+  test)
+    [ "$#" -le 1 ] || { usage >&2; exit 2; }
+    APT_PACKAGES+=("${TEST_PACKAGES[@]}")
+    install_packages
+    fetch_data all
     ;;
   -h|--help|help)
     usage
