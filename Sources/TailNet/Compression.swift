@@ -29,10 +29,11 @@ public enum Compression {
   }
 
   /// The analysis of one weight matrix that needs no data: pruning at the budget, error curve,
-  /// tail indices of row norms and entries. Also returns the rows pruned at the budget.
+  /// tail indices of row norms and entries. Also returns every row, smallest norm first (the
+  /// first `layer.prunedRows` of them are the ones pruned at the budget).
   public static func analyse<S: BLASScalar>(
     _ w: [S], rows: Int, columns: Int, budget: Double
-  ) -> (layer: LayerCompression, prunedRows: [Int]) {
+  ) -> (layer: LayerCompression, smallestFirst: [Int]) {
     let sq = squaredRowNorms(w, rows: rows, columns: columns)
     let (count, err) = Pruning.budgetCount(squaredNorms: sq, budget: budget)
     let order = Pruning.smallestFirst(squaredNorms: sq)
@@ -49,7 +50,7 @@ public enum Compression {
       tailIndexEntries: TailIndexEstimate(
         hill: entries.hill, hillK: entries.hillK, other: entries.other,
         otherName: entries.otherName))
-    return (layer, Array(order.prefix(count)))
+    return (layer, order)
   }
 
   /// A copy of `network` with the given rows of each hidden layer set to zero.
@@ -82,17 +83,14 @@ public enum Compression {
     iteration: Int = 0
   ) -> CompressionReport {
     var layers: [LayerCompression] = []
-    var budgetRows: [[Int]] = []
     var orders: [[Int]] = []
     for l in 0..<network.depth {
       let (r, c) = network.shape(layer: l)
-      let (layer, pruned) = analyse(network.layers[l], rows: r, columns: c, budget: budget)
+      let (layer, order) = analyse(network.layers[l], rows: r, columns: c, budget: budget)
       layers.append(layer)
-      budgetRows.append(pruned)
-      orders.append(
-        Pruning.smallestFirst(
-          squaredNorms: squaredRowNorms(network.layers[l], rows: r, columns: c)))
+      orders.append(order)
     }
+    let budgetRows = zip(orders, layers).map { Array($0.prefix($1.prunedRows)) }
     let base = unpruned ?? evalPoint(network, dataset, iteration: iteration)
     let prunedNet = zeroingRows(network, rows: budgetRows)
     let pruned = evalPoint(prunedNet, dataset, iteration: base.iteration)
