@@ -55,6 +55,9 @@ public struct CoordinatorOptions: Sendable {
   public var allowedKeys: Set<String> = []
   /// Live progress output.
   public var progress: ProgressStyle = .auto
+  /// After the sweep, answer stragglers with `shutdown` for up to 2 s (remote workers; local
+  /// ones are stopped by their supervisor).
+  public var drainAfterFinish = false
   /// Creates options.
   public init(endpoints: [String], scheduler: SchedulerSettings) {
     self.endpoints = endpoints
@@ -232,8 +235,32 @@ public final class CoordinatorLoop {
       diverged: summary.diverged, workers: scheduler.liveWorkers.count, now: monotonicSeconds(),
       force: true)
     summary.seconds = monotonicSeconds() - start
+    if options.drainAfterFinish && !summary.interrupted { try drain(r) }
     summary.remaining = scheduler.totalCount - scheduler.doneCount - scheduler.failedCount
     return summary
+  }
+
+  /// After the sweep finished: for up to one worker deadline (at most 2 s), answers every
+  /// worker that still speaks up (its `ready` crossed the scheduler's shutdown, or it connected
+  /// just now) with `shutdown`, so it exits at once instead of waiting out its coordinator
+  /// timeout. Every trial is done or failed by now, so a late result could only be a duplicate.
+  func drain(_ r: ZMQSocket) throws {
+    let until = monotonicSeconds() + min(2, options.scheduler.workerDeadline)
+    var told = Set<WorkerID>()
+    while monotonicSeconds() < until {
+      var sockets: [(ZMQSocket, PollEvents)] = [(r, .readable)]
+      if let z = zap { sockets.append((z.socket, .readable)) }
+      let ev = try poll(sockets, timeoutMs: 50)
+      if ev.count > 1, ev[1].contains(.readable) { try zap?.handlePending() }
+      guard ev[0].contains(.readable) else { continue }
+      while let frames = try r.receive(dontWait: true, maxFrames: 8) {
+        guard let id = frames.first, !id.isEmpty else { continue }
+        let w = WorkerID(raw: id)
+        if told.insert(w).inserted {
+          try send(.shutdown(ShutdownBody(reason: "sweep finished")), to: w)
+        }
+      }
+    }
   }
 
   /// Decodes one ROUTER message; answers undecodable ones with `reject` and drops them.

@@ -62,6 +62,8 @@ public struct SweepServeOptions: Sendable {
   public var progress: ProgressStyle = .auto
   /// Data folder, when this host has one: its data-set hashes go into the provenance.
   public var dataDirectory: URL?
+  /// Answer late workers with `shutdown` for a moment after the sweep (remote workers).
+  public var drainAfterFinish = false
   /// Creates options.
   public init(sweepPath: String, resultsDirectory: URL, endpoints: [String]) {
     self.sweepPath = sweepPath
@@ -125,6 +127,7 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
   options.serverKeys = o.serverKeys
   options.allowedKeys = o.allowedKeys
   options.progress = o.progress
+  options.drainAfterFinish = o.drainAfterFinish
   var log = logger
   log[metadataKey: "sweep"] = .string(sweep.name)
   let loop = try CoordinatorLoop(

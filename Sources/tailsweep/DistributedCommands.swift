@@ -121,6 +121,7 @@ struct Coordinator: ParsableCommand {
     o.liveness = timing.liveness
     o.progress = progress
     o.dataDirectory = data.url
+    o.drainAfterFinish = true
     if let k = keys, let a = allow {
       do {
         o.serverKeys = try KeyFiles.load(from: URL(fileURLWithPath: k))
