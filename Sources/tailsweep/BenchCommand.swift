@@ -43,7 +43,7 @@ struct BenchTrain: ParsableCommand {
     for (b, d, n) in parsed {
       for t in types {
         let flops = Double(b) * Double(d) * Double(n)
-        let its = max(3, min(iterations, Int(2e10 / flops)))
+        let its = max(10, min(iterations, Int(2e10 / flops)))
         let r = StepBenchmark.run(
           inputs: d, width: n, batch: b, noiseType: t, iterations: its, clock: monotonicSeconds)
         print(
