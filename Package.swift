@@ -14,7 +14,10 @@ var allTargets: [Target] = [
   .systemLibrary(
     name: "CZeroMQ", pkgConfig: "libzmq",
     providers: [.apt(["libzmq3-dev"])]),
-  .target(name: "TailNet", dependencies: ["TailMath", "CBLAS"], swiftSettings: strict),
+  .target(
+    name: "TailNet",
+    dependencies: ["TailMath", "CBLAS", .product(name: "Crypto", package: "swift-crypto")],
+    swiftSettings: strict),
   .target(
     name: "SweepSpec",
     dependencies: [

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import TailMath
 
@@ -217,10 +218,15 @@ public struct DataCatalog: Sendable {
       } else if manifestOnly {
         return nil
       } else {
-        text += "\(SHA256Digest.hex(try readBytes(f)))  \(rel)\n"
+        text += "\(sha256Hex(try readBytes(f)))  \(rel)\n"
       }
     }
-    return SHA256Digest.hex(Array(text.utf8))
+    return sha256Hex(Array(text.utf8))
+  }
+
+  /// Lowercase hex SHA-256 of `bytes` (swift-crypto).
+  func sha256Hex(_ bytes: [UInt8]) -> String {
+    SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
   }
 
   // MARK: Cache
