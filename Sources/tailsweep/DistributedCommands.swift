@@ -63,14 +63,9 @@ struct Run: ParsableCommand {
 
   func run() throws {
     let logger = makeLogger("tailsweep.run", level: timing.level)
-    var o = SweepServeOptions(
-      sweepPath: sweep, resultsDirectory: URL(fileURLWithPath: results), endpoints: [bind])
-    o.rerun = rerun
-    o.nullTrials = nullTrials
-    o.heartbeatInterval = timing.interval
-    o.liveness = timing.liveness
-    o.progress = progress
-    o.dataDirectory = data.url
+    let o = WireTimingOptions.serveOptions(
+      sweep: sweep, results: results, endpoints: [bind], rerun: rerun, nullTrials: nullTrials,
+      progress: progress, data: data, timing: timing)
     var local = LocalRunOptions(
       workers: workers ?? ProcessInfo.processInfo.activeProcessorCount, dataDirectory: data.url)
     local.workerLogLevel = timing.level
@@ -113,14 +108,9 @@ struct Coordinator: ParsableCommand {
     if keys == nil && !insecure, let open = bind.first(where: { !isLoopbackEndpoint($0) }) {
       throw UsageError(RuntimeError.insecureEndpoint(open).description)
     }
-    var o = SweepServeOptions(
-      sweepPath: sweep, resultsDirectory: URL(fileURLWithPath: results), endpoints: bind)
-    o.rerun = rerun
-    o.nullTrials = nullTrials
-    o.heartbeatInterval = timing.interval
-    o.liveness = timing.liveness
-    o.progress = progress
-    o.dataDirectory = data.url
+    var o = WireTimingOptions.serveOptions(
+      sweep: sweep, results: results, endpoints: bind, rerun: rerun, nullTrials: nullTrials,
+      progress: progress, data: data, timing: timing)
     o.drainAfterFinish = true
     if let k = keys, let a = allow {
       do {
@@ -211,5 +201,23 @@ struct GenerateKeys: ParsableCommand {
       throw UsageError("\(error)")
     }
     print(keys.publicKey)
+  }
+}
+
+extension WireTimingOptions {
+  /// The coordinator options both `run` and `coordinator` build from their shared flags.
+  static func serveOptions(
+    sweep: String, results: String, endpoints: [String], rerun: SweepRerunPolicy,
+    nullTrials: Bool, progress: ProgressStyle, data: DataDirOption, timing: WireTimingOptions
+  ) -> SweepServeOptions {
+    var o = SweepServeOptions(
+      sweepPath: sweep, resultsDirectory: URL(fileURLWithPath: results), endpoints: endpoints)
+    o.rerun = rerun
+    o.nullTrials = nullTrials
+    o.heartbeatInterval = timing.interval
+    o.liveness = timing.liveness
+    o.progress = progress
+    o.dataDirectory = data.url
+    return o
   }
 }
