@@ -52,6 +52,17 @@ var allTargets: [Target] = [
   .testTarget(name: "SweepReportTests", dependencies: ["SweepReport"], swiftSettings: strict),
   .testTarget(
     name: "EndToEndTests", dependencies: ["SweepStore", "SweepSpec"], swiftSettings: strict),
+  // Shared fixtures of the runtime tests: an in-memory network, ledger and fake clock.
+  .target(
+    name: "TailSweepTestSupport",
+    dependencies: [
+      "SweepRuntime", "SweepWire", "SweepSpec", "TailNet",
+      .product(name: "Logging", package: "swift-log"),
+    ], path: "Tests/TestSupport", swiftSettings: strict),
+  .testTarget(
+    name: "SweepRuntimeTests",
+    dependencies: ["SweepRuntime", "SweepWire", "SweepStore", "TailSweepTestSupport"],
+    swiftSettings: strict),
 ]
 
 // Development aid: TAILSWEEP_ONLY=TailMath,TailNet builds just those targets (and what they

@@ -5,49 +5,11 @@ import SweepWire
 import TailNet
 import ZeroMQ
 
-/// How an attempt ended, as the coordinator tells its ledger.
-public enum LedgerOutcome: String, Sendable {
-  /// A result that did not count; the worker reported an error; the worker went silent (or
-  /// the coordinator stopped); the wall-time limit passed; the worker process died.
-  case duplicate, failed, lost, timedOut, crashed
-}
-
-/// Where the coordinator records attempts and results durably (the store, single writer).
-public protocol CoordinatorLedger: AnyObject {
-  /// A lease was handed out.
-  func started(_ lease: Lease, worker: String, host: String) throws
-  /// A lease ended without becoming the trial's result.
-  func ended(_ lease: Lease, outcome: LedgerOutcome, error: String?) throws
-  /// The result of a lease; returns true if it became the trial's result.
-  func commit(_ lease: Lease, worker: String, result: TrialResult) throws -> Bool
-  /// The trial gave up after its retry cap.
-  func failed(_ trial: TrialID, error: String) throws
-}
-
-/// One trial the coordinator serves.
-public struct CoordinatorTrial: Sendable {
-  /// The trial id.
-  public var id: TrialID
-  /// Its configuration (sent with `assign`).
-  public var config: TrialConfig
-  /// Relative cost: larger first.
-  public var cost: Double
-  /// Attempts already in the store.
-  public var previousAttempts: Int
-  /// Creates a trial entry.
-  public init(id: TrialID, config: TrialConfig, cost: Double, previousAttempts: Int) {
-    self.id = id
-    self.config = config
-    self.cost = cost
-    self.previousAttempts = previousAttempts
-  }
-}
-
 /// Coordinator settings.
 public struct CoordinatorOptions: Sendable {
-  /// Endpoints to bind (e.g. `tcp://*:5555`, `tcp://127.0.0.1:*`).
+  /// Endpoints to bind (e.g. `tcp://*:5555`, `ipc:///run/x.sock`).
   public var endpoints: [String]
-  /// Heartbeat interval, liveness, retry cap and wall-time limit.
+  /// Heartbeat interval, liveness, retry cap, wall-time limit and verification rules.
   public var scheduler: SchedulerSettings
   /// CURVE server keypair and allowed worker public keys (nil: no encryption).
   public var serverKeys: CurveKeyPair?
@@ -65,70 +27,68 @@ public struct CoordinatorOptions: Sendable {
   }
 }
 
-/// What a coordinator run did.
-public struct CoordinatorSummary: Sendable, Equatable {
-  /// Results committed in this run.
-  public var committed = 0
-  /// Late or repeated results recorded as duplicates.
-  public var duplicates = 0
-  /// Trials failed after the retry cap.
-  public var failed = 0
-  /// Committed results whose training diverged.
-  public var diverged = 0
-  /// Trials still without a result (interrupted runs).
-  public var remaining = 0
-  /// Whether a stop signal ended the run.
-  public var interrupted = false
-  /// Seconds from the first assignment to the end.
-  public var seconds = 0.0
+/// The ZeroMQ ROUTER as the coordinator's transport.
+final class ZMQRouterTransport: CoordinatorTransport {
+  let socket: ZMQSocket
+  init(socket: ZMQSocket) { self.socket = socket }
+  func send(_ frames: [[UInt8]], to worker: WorkerID) throws -> SendStatus {
+    do {
+      try socket.send([worker.raw] + frames, dontWait: true)
+      return .sent
+    } catch {
+      if error.isHostUnreachable { return .unreachable }
+      if error.isWouldBlock { return .queueFull }
+      throw error
+    }
+  }
 }
 
-/// The coordinator loop: owns the ROUTER (and the ZAP socket), the scheduler and the ledger,
-/// on the calling thread. It is the single writer of the store.
+/// The coordinator loop: owns the ROUTER (and the ZAP socket) on the calling thread and
+/// drives a `CoordinatorCore` with them and the real clock: poll → handle → perform. It is the
+/// single writer of the store.
 public final class CoordinatorLoop {
-  let options: CoordinatorOptions
+  var options: CoordinatorOptions
   let logger: Logger
-  let ledger: CoordinatorLedger
+  var ledger: CoordinatorLedger?
   let context: ZMQContext
-  var scheduler: Scheduler
-  let configs: [TrialID: TrialConfig]
+  var trials: [CoordinatorTrial]
   var router: ZMQSocket?
   var zap: ZAPAllowList?
-  var summary = CoordinatorSummary()
+  var core: CoordinatorCore?
   var display: ProgressDisplay
-  var followUps: [SchedulerEvent] = []
-  var hosts: [WorkerID: String] = [:]
-  /// Called every loop turn: the local supervisor returns exited workers here.
-  public var poller: (() -> [SchedulerEvent])?
+  /// Called every loop turn: the local supervisor returns exited workers here, or a reason to
+  /// stop when it can no longer keep any worker running.
+  public var poller: (() -> SupervisorReport)?
   /// Number of trials this coordinator serves.
-  public var trialCount: Int { scheduler.totalCount }
+  public var trialCount: Int { trials.count }
   /// The endpoints actually bound (wildcard ports resolved).
   public private(set) var boundEndpoints: [String] = []
 
-  /// Prepares a coordinator for `trials`.
-  public init(
-    trials: [CoordinatorTrial], options: CoordinatorOptions, ledger: CoordinatorLedger,
-    logger: Logger
-  ) throws {
+  /// Prepares a coordinator; give it its trials and ledger with `load(trials:ledger:)` (after
+  /// `bind()`, so that a coordinator that cannot bind never touches the store).
+  public init(options: CoordinatorOptions, logger: Logger) throws {
     self.options = options
     self.logger = logger
-    self.ledger = ledger
+    self.trials = []
     self.context = try ZMQContext()
-    self.scheduler = Scheduler(
-      trials: trials.map {
-        SchedulerTrial(id: $0.id, cost: $0.cost, previousAttempts: $0.previousAttempts)
-      },
-      settings: options.scheduler)
-    var c: [TrialID: TrialConfig] = [:]
-    for t in trials { c[t.id] = t.config }
-    self.configs = c
-    self.display = ProgressDisplay(style: options.progress, total: scheduler.totalCount)
+    self.display = ProgressDisplay(style: options.progress, total: 0)
+  }
+
+  /// The trials to serve and where to record them; `settings` replaces the scheduler settings
+  /// when given (e.g. data-set hashes learned after binding).
+  public func load(
+    trials: [CoordinatorTrial], ledger: CoordinatorLedger, settings: SchedulerSettings? = nil
+  ) {
+    self.trials = trials
+    self.ledger = ledger
+    if let settings { options.scheduler = settings }
+    display = ProgressDisplay(style: options.progress, total: trials.count)
   }
 
   /// Binds the ROUTER (and the ZAP handler first, when CURVE is on); returns the endpoints.
   @discardableResult
   public func bind() throws -> [String] {
-    if let keys = options.serverKeys {
+    if options.serverKeys != nil {
       let z = try ZAPAllowList(context: context, allowed: options.allowedKeys)
       let log = logger
       z.onDecision = { key, address, ok in
@@ -139,13 +99,15 @@ public final class CoordinatorLoop {
         }
       }
       zap = z
-      _ = keys
     }
     let r = try ZMQSocket(context: context, type: .router, linger: 500)
     try r.setRouterMandatory(true)
     try r.setRouterHandover(true)
-    try r.setMaxMessageSize(Int64(wireMaxResultBody + 4096))
+    // Bodies up to 16× the result limit reach the codec, which refuses them with a reason the
+    // attempt is closed with; beyond that libzmq drops the connection (hostile peers).
+    try r.setMaxMessageSize(Int64(16 * wireMaxResultBody))
     try r.setSendHighWaterMark(100_000)
+    try r.setReceiveHighWaterMark(100_000)
     if let keys = options.serverKeys {
       try r.makeCurveServer(secretKey: keys.secretKey)
       try r.setZAPDomain("tailsweep")
@@ -158,85 +120,87 @@ public final class CoordinatorLoop {
     return boundEndpoints
   }
 
-  func send(_ message: WireMessage, to w: WorkerID) throws {
-    guard let r = router else { return }
-    let frames = [w.raw] + WireCodec.encode(message)
-    let failure: ZMQError
-    do {
-      try r.send(frames, dontWait: true)
-      return
-    } catch {
-      failure = error
-    }
-    if failure.isHostUnreachable {
-      // ROUTER_MANDATORY: the peer is not connected.
-      logger.debug(
-        "worker unreachable", metadata: ["worker.id": "\(w)", "kind": "\(message.kind)"])
-      if message.kind == .assign { followUps.append(.workerExited(w, reason: "not connected")) }
-    } else if failure.isWouldBlock {
-      logger.warning("send queue full; message dropped", metadata: ["worker.id": "\(w)"])
-    } else {
-      throw failure
-    }
+  func update(_ c: CoordinatorCore, now: Double, force: Bool = false) {
+    display.update(
+      done: c.scheduler.doneCount, running: c.scheduler.runningCount,
+      failed: c.scheduler.failedCount, diverged: c.summary.diverged,
+      workers: c.scheduler.liveWorkerCount, now: now, force: force)
   }
 
-  /// Serves until every trial is done or failed, or a stop signal; returns the summary.
+  /// Serves until every trial is done or failed, a stop signal, or a store failure; returns
+  /// the summary.
   public func run() throws -> CoordinatorSummary {
     if router == nil { try bind() }
-    guard let r = router else { return summary }
+    guard let r = router, let ledger else { return CoordinatorSummary() }
     defer {
       r.close()
       zap?.socket.close()
       display.finish()
     }
+    let c = CoordinatorCore(
+      trials: trials, settings: options.scheduler, ledger: ledger,
+      transport: ZMQRouterTransport(socket: r), logger: logger)
+    core = c
     let start = monotonicSeconds()
     let tickMs = Int(max(5, min(100, options.scheduler.heartbeatInterval * 1000 / 4)))
-    var finished = scheduler.isComplete
-    if finished { _ = try apply(scheduler.handle(.tick, now: start), now: start) }
+    c.tick(now: start, drained: true)
     var lastTick = start
-    while !finished {
+    var interrupted = false
+    var exhausted: String?
+    while !c.finished {
       var sockets: [(ZMQSocket, PollEvents)] = [(r, .readable)]
       if let z = zap { sockets.append((z.socket, .readable)) }
       let ev = try poll(sockets, timeoutMs: tickMs)
-      var now = monotonicSeconds()
       if ev.count > 1, ev[1].contains(.readable) { try zap?.handlePending() }
       if let sig = stopSignal {
         logger.notice("stop requested; shutting down workers", metadata: ["signal": "\(sig)"])
-        summary.interrupted = true
-        _ = try apply(
-          scheduler.handle(.shutdown(reason: "coordinator interrupted"), now: now), now: now)
+        interrupted = true
+        c.shutdown(reason: "coordinator interrupted", now: monotonicSeconds())
         break
       }
-      if ev[0].contains(.readable) {
+      // Each message is stamped when it is taken off the socket: liveness is measured from
+      // arrival, and silence counts only after the backlog is drained.
+      var drained = !ev[0].contains(.readable)
+      if !drained {
         var n = 0
-        while n < 10_000, let frames = try r.receive(dontWait: true, maxFrames: 8) {
+        while n < 10_000, !c.finished {
+          guard let frames = try r.receive(dontWait: true, maxFrames: 8) else {
+            drained = true
+            break
+          }
           n += 1
-          guard let event = decode(frames) else { continue }
-          if try apply(scheduler.handle(event, now: now), now: now) { finished = true }
+          guard let id = frames.first, !id.isEmpty else { continue }
+          c.receive(Array(frames.dropFirst()), from: WorkerID(raw: id), now: monotonicSeconds())
+        }
+      }
+      var now = monotonicSeconds()
+      if let report = poller?() {
+        for (w, reason) in report.exited where !c.finished {
+          c.workerExited(w, reason: reason, now: now)
+        }
+        if let why = report.exhausted, !c.finished {
+          exhausted = why
+          logger.error(
+            "no local worker can be kept running; stopping", metadata: ["reason": "\(why)"])
+          c.shutdown(reason: why, now: now)
+          break
         }
       }
       now = monotonicSeconds()
-      var events = poller?() ?? []
-      events += followUps
-      followUps = []
-      for e in events where !finished {
-        if try apply(scheduler.handle(e, now: now), now: now) { finished = true }
-      }
-      if now - lastTick >= Double(tickMs) / 1000 && !finished {
+      if now - lastTick >= Double(tickMs) / 1000 && !c.finished {
         lastTick = now
-        if try apply(scheduler.handle(.tick, now: now), now: now) { finished = true }
+        c.tick(now: now, drained: drained)
       }
-      display.update(
-        done: scheduler.doneCount, running: scheduler.runningCount, failed: scheduler.failedCount,
-        diverged: summary.diverged, workers: scheduler.liveWorkers.count, now: now)
+      update(c, now: now)
     }
-    display.update(
-      done: scheduler.doneCount, running: scheduler.runningCount, failed: scheduler.failedCount,
-      diverged: summary.diverged, workers: scheduler.liveWorkers.count, now: monotonicSeconds(),
-      force: true)
+    update(c, now: monotonicSeconds(), force: true)
+    var summary = c.summary
+    summary.interrupted = interrupted
+    summary.workersExhausted = exhausted
     summary.seconds = monotonicSeconds() - start
-    if options.drainAfterFinish && !summary.interrupted { try drain(r) }
-    summary.remaining = scheduler.totalCount - scheduler.doneCount - scheduler.failedCount
+    if options.drainAfterFinish && !interrupted && summary.storeFailure == nil { try drain(r) }
+    summary.remaining =
+      c.scheduler.totalCount - c.scheduler.doneCount - c.scheduler.failedCount
     return summary
   }
 
@@ -247,6 +211,7 @@ public final class CoordinatorLoop {
   func drain(_ r: ZMQSocket) throws {
     let until = monotonicSeconds() + min(2, options.scheduler.workerDeadline)
     var told = Set<WorkerID>()
+    let transport = ZMQRouterTransport(socket: r)
     while monotonicSeconds() < until {
       var sockets: [(ZMQSocket, PollEvents)] = [(r, .readable)]
       if let z = zap { sockets.append((z.socket, .readable)) }
@@ -257,124 +222,23 @@ public final class CoordinatorLoop {
         guard let id = frames.first, !id.isEmpty else { continue }
         let w = WorkerID(raw: id)
         if told.insert(w).inserted {
-          try send(.shutdown(ShutdownBody(reason: "sweep finished")), to: w)
+          _ = try transport.send(
+            WireCodec.encode(.shutdown(ShutdownBody(reason: "sweep finished"))), to: w)
         }
       }
     }
   }
+}
 
-  /// Decodes one ROUTER message; answers undecodable ones with `reject` and drops them.
-  func decode(_ frames: [[UInt8]]) -> SchedulerEvent? {
-    guard let idFrame = frames.first, !idFrame.isEmpty else { return nil }
-    let w = WorkerID(raw: idFrame)
-    do {
-      switch try WireCodec.decode(Array(frames.dropFirst())) {
-      case .ready(let b):
-        hosts[w] = b.host
-        return .ready(w, b)
-      case .heartbeat: return .heartbeat(w)
-      case .progress(let b): return .progress(w, b)
-      case .result(let b): return .result(w, b)
-      case let other:
-        logger.warning(
-          "dropped message meant for a worker",
-          metadata: ["worker.id": "\(w)", "kind": "\(other.kind)"])
-        return nil
-      }
-    } catch {
-      logger.warning(
-        "dropped undecodable message", metadata: ["worker.id": "\(w)", "error": "\(error)"])
-      try? send(.reject(RejectBody(code: error.rejectCode, message: error.description)), to: w)
-      return nil
-    }
-  }
-
-  /// Performs `actions` in order; returns true once the scheduler says `finished`.
-  func apply(_ actions: [SchedulerAction], now: Double) throws -> Bool {
-    var finished = false
-    for action in actions {
-      switch action {
-      case .assign(let trial, let attempt, let w):
-        guard let config = configs[trial] else { continue }
-        let lease = Lease(trial: trial, attempt: attempt)
-        try ledger.started(lease, worker: w.description, host: hosts[w] ?? "")
-        logger.debug(
-          "trial assigned",
-          metadata: ["trial.id": "\(trial.short)", "worker.id": "\(w)", "attempt": "\(attempt)"])
-        try send(
-          .assign(
-            AssignBody(lease: lease, config: config, timeLimit: options.scheduler.trialTimeout)),
-          to: w)
-      case .ack(let lease, let w):
-        try send(.ack(lease), to: w)
-      case .commit(let trial, let attempt, let w, let result):
-        let lease = Lease(trial: trial, attempt: attempt)
-        if try ledger.commit(lease, worker: w.description, result: result) {
-          summary.committed += 1
-          if result.training.stopReason == .diverged { summary.diverged += 1 }
-          logger.debug(
-            "result committed",
-            metadata: ["trial.id": "\(trial.short)", "worker.id": "\(w)", "attempt": "\(attempt)"])
-        } else {
-          summary.duplicates += 1
-          logger.info(
-            "result was a duplicate in the store",
-            metadata: ["trial.id": "\(trial.short)", "worker.id": "\(w)"])
-        }
-      case .recordDuplicate(let trial, let attempt, let w, let reason):
-        summary.duplicates += 1
-        logger.notice(
-          "late result recorded as duplicate",
-          metadata: [
-            "trial.id": "\(trial.short)", "worker.id": "\(w)", "attempt": "\(attempt)",
-            "reason": "\(reason)",
-          ])
-        do {
-          try ledger.ended(
-            Lease(trial: trial, attempt: attempt), outcome: .duplicate, error: reason)
-        } catch {
-          logger.warning(
-            "could not record duplicate",
-            metadata: ["trial.id": "\(trial.short)", "error": "\(error)"])
-        }
-      case .endAttempt(let lease, let w, let end, let error):
-        let outcome: LedgerOutcome =
-          switch end {
-          case .lost: .lost
-          case .timedOut: .timedOut
-          case .failed: .failed
-          case .crashed: .crashed
-          }
-        logger.notice(
-          "attempt ended without result",
-          metadata: [
-            "trial.id": "\(lease.trial.short)", "worker.id": "\(w)", "attempt": "\(lease.attempt)",
-            "outcome": "\(end.rawValue)", "error": "\(error)",
-          ])
-        try ledger.ended(lease, outcome: outcome, error: error)
-      case .requeue(let trial, _):
-        logger.debug("trial requeued", metadata: ["trial.id": "\(trial.short)"])
-      case .fail(let trial, let error):
-        summary.failed += 1
-        logger.error("trial failed", metadata: ["trial.id": "\(trial.short)", "error": "\(error)"])
-        try ledger.failed(trial, error: error)
-      case .cancel(let lease, let w):
-        try send(.cancel(lease), to: w)
-      case .heartbeat(let w):
-        try send(.heartbeat, to: w)
-      case .reregister(let w):
-        try send(
-          .reject(RejectBody(code: .unknownWorker, message: "unknown worker; send a fresh ready")),
-          to: w)
-      case .workerLost(let w, let reason):
-        logger.warning(
-          "worker declared dead", metadata: ["worker.id": "\(w)", "reason": "\(reason)"])
-      case .shutdown(let w, let reason):
-        try send(.shutdown(ShutdownBody(reason: reason)), to: w)
-      case .finished:
-        finished = true
-      }
-    }
-    return finished
+/// What the local supervisor saw since the last poll.
+public struct SupervisorReport: Sendable {
+  /// Workers whose process exited, with why.
+  public var exited: [(WorkerID, String)] = []
+  /// Set when no worker is left and none may be restarted: the run cannot go on.
+  public var exhausted: String?
+  /// An empty report.
+  public init(exited: [(WorkerID, String)] = [], exhausted: String? = nil) {
+    self.exited = exited
+    self.exhausted = exhausted
   }
 }

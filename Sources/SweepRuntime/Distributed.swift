@@ -16,22 +16,14 @@ final class StoreLedger: CoordinatorLedger {
     try store.attemptStarted(
       trial: lease.trial, attempt: lease.attempt, worker: worker, host: host, at: Date())
   }
-  func ended(_ lease: Lease, outcome: LedgerOutcome, error: String?) throws {
-    let o: AttemptOutcome =
-      switch outcome {
-      case .duplicate: .duplicate
-      case .failed: .failed
-      case .lost: .lost
-      case .timedOut: .timedOut
-      case .crashed: .crashed
-      }
+  func ended(_ lease: Lease, outcome: AttemptOutcome, error: String?) throws {
     try store.attemptEnded(
-      trial: lease.trial, attempt: lease.attempt, outcome: o, error: error, at: Date())
+      trial: lease.trial, attempt: lease.attempt, outcome: outcome, error: error, at: Date())
   }
-  func commit(_ lease: Lease, worker: String, result: TrialResult) throws -> Bool {
+  func commit(_ lease: Lease, worker: String, host: String, result: TrialResult) throws -> Bool {
     try store.commit(
-      trial: lease.trial, attempt: lease.attempt, worker: worker, result: result, at: Date())
-      == .committed
+      trial: lease.trial, attempt: lease.attempt, worker: worker, host: host, result: result,
+      at: Date()) == .committed
   }
   func failed(_ trial: TrialID, error: String) throws {
     try store.markFailed(trial: trial, error: error)
@@ -94,22 +86,45 @@ public final class PreparedSweep {
   }
 }
 
-/// Loads the sweep, opens (or resumes) its store, picks the trials to run and binds the
-/// coordinator's ROUTER.
+/// Loads the sweep, binds the coordinator's ROUTER, then opens (or resumes) its store — taking
+/// the store's writer lock, so a second coordinator on the same results folder stops before it
+/// changes anything — and picks the trials to run.
 public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> PreparedSweep {
   let sweep = try SweepLoader.load(path: o.sweepPath)
+  var settings = SchedulerSettings(
+    heartbeatInterval: o.heartbeatInterval, liveness: o.liveness,
+    maxAttempts: sweep.settings.retries + 1, trialTimeout: sweep.settings.trialTimeout)
+  settings.nullTrials = o.nullTrials
+  settings.epoch = UInt64.random(in: 1...UInt64.max)
+  var options = CoordinatorOptions(endpoints: o.endpoints, scheduler: settings)
+  options.serverKeys = o.serverKeys
+  options.allowedKeys = o.allowedKeys
+  options.progress = o.progress
+  options.drainAfterFinish = o.drainAfterFinish
+  var log = logger
+  log[metadataKey: "sweep"] = .string(sweep.name)
+  let loop = try CoordinatorLoop(options: options, logger: log)
+  let bound = try loop.bind()
+
   let folder = o.resultsDirectory.appendingPathComponent(sweep.name)
   try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
   let storePath = folder.appendingPathComponent(
     o.nullTrials ? "null-trials.sqlite" : "sweep.sqlite"
   ).path
-  let store = try SweepStore(path: storePath)
+  let store: SweepStore
+  do {
+    store = try SweepStore(path: storePath, allowNullResults: o.nullTrials)
+  } catch let e as StoreError {
+    if case .locked = e { throw RuntimeError.storeInUse(e.description) }
+    throw e
+  }
+  let hashes = datasetHashes(sweep, dataDirectory: o.dataDirectory)
   let provenance = Provenance(
     toolVersion: "\(tailSweepVersion) (wire protocol \(wireProtocolVersion), "
       + "trial semantics \(trialSemanticsVersion))",
     gitCommit: gitCommit(near: URL(fileURLWithPath: o.sweepPath).deletingLastPathComponent()),
     host: hostName(),
-    datasetHashes: datasetHashes(sweep, dataDirectory: o.dataDirectory),
+    datasetHashes: hashes,
     blas: "\(BLASThreads.configuration); 1 thread per worker process")
   let sweepID = try store.beginSweep(sweep, provenance: provenance)
   let toRun = try store.trialsToRun(sweepID: sweepID, rerun: o.rerun)
@@ -119,20 +134,8 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
     CoordinatorTrial(
       id: $0.id, config: $0.config, cost: $0.relativeCost, previousAttempts: previous[$0.id] ?? 0)
   }
-  var options = CoordinatorOptions(
-    endpoints: o.endpoints,
-    scheduler: SchedulerSettings(
-      heartbeatInterval: o.heartbeatInterval, liveness: o.liveness,
-      maxAttempts: sweep.settings.retries + 1, trialTimeout: sweep.settings.trialTimeout))
-  options.serverKeys = o.serverKeys
-  options.allowedKeys = o.allowedKeys
-  options.progress = o.progress
-  options.drainAfterFinish = o.drainAfterFinish
-  var log = logger
-  log[metadataKey: "sweep"] = .string(sweep.name)
-  let loop = try CoordinatorLoop(
-    trials: trials, options: options, ledger: StoreLedger(store: store), logger: log)
-  let bound = try loop.bind()
+  settings.datasetHashes = o.nullTrials ? [:] : hashes
+  loop.load(trials: trials, ledger: StoreLedger(store: store), settings: settings)
   log.info(
     "coordinator listening",
     metadata: [
@@ -141,6 +144,27 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
     ])
   return PreparedSweep(
     sweep: sweep, store: store, sweepID: sweepID, storePath: storePath, loop: loop)
+}
+
+/// The exit status of a coordinator run: 0 done; 1 some trials failed; 4 the store could not
+/// take writes (disk full, read-only, locked); 6 no local worker could be kept running;
+/// 130 interrupted.
+func exitStatus(_ summary: CoordinatorSummary) -> Int32 {
+  if summary.storeFailure != nil { return 4 }
+  if summary.workersExhausted != nil { return 6 }
+  if summary.interrupted { return 130 }
+  return summary.failed > 0 ? 1 : 0
+}
+
+/// What the person is told when a run stops early; nil for a normal end.
+func stopMessage(_ summary: CoordinatorSummary, storePath: String) -> String? {
+  if let why = summary.storeFailure {
+    return "stopped: the store \(storePath) cannot take writes (\(why)). Nothing acknowledged "
+      + "is lost and workers keep unacknowledged results; fix the cause and run the same "
+      + "command again to resume."
+  }
+  if let why = summary.workersExhausted { return "stopped: \(why)" }
+  return nil
 }
 
 /// The release of this build (also in the store's provenance).
@@ -225,12 +249,40 @@ public struct LocalRunOptions: Sendable {
   }
 }
 
+/// A private endpoint for local workers: an `ipc://` socket in a fresh directory of mode 0700,
+/// so no other user of the machine can connect (nor see more than its path in `ps`).
+func privateEndpoint() throws -> (endpoint: String, directory: String) {
+  let base =
+    ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+  var template = Array((base + "/tailsweep-XXXXXX").utf8CString)
+  let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+  guard made != nil else {
+    throw RuntimeError.spawnFailed(
+      "cannot create a private directory in \(base): \(String(cString: strerror(errno)))")
+  }
+  let dir = String(
+    decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  chmod(dir, 0o700)
+  return ("ipc://\(dir)/coordinator.sock", dir)
+}
+
 /// `tailsweep run`: the coordinator in this process plus `workers` supervised local worker
-/// processes. Returns the exit status (0 done, 1 some trials failed, 130 interrupted).
+/// processes. With no endpoints given, the workers connect over a private `ipc://` socket.
+/// Returns the exit status (see `exitStatus`).
 public func runLocalSweep(_ o: SweepServeOptions, local: LocalRunOptions, logger: Logger) throws
   -> Int32
 {
   installStopSignals()
+  var o = o
+  var privateDirectory: String?
+  if o.endpoints.isEmpty {
+    let p = try privateEndpoint()
+    o.endpoints = [p.endpoint]
+    privateDirectory = p.directory
+  }
+  defer {
+    if let d = privateDirectory { try? FileManager.default.removeItem(atPath: d) }
+  }
   let prepared = try prepareSweep(o, logger: logger)
   guard let endpoint = prepared.loop.boundEndpoints.first else { return 1 }
   let hbMs = Int((o.heartbeatInterval * 1000).rounded())
@@ -261,11 +313,23 @@ public func runLocalSweep(_ o: SweepServeOptions, local: LocalRunOptions, logger
     throw error
   }
   supervisor.stop(grace: 3)
-  try finishRun(
-    store: prepared.store, sweepID: prepared.sweepID, sweep: prepared.sweep,
-    storePath: prepared.storePath, summary: summary, logger: logger)
-  if summary.interrupted { return 130 }
-  return summary.failed > 0 ? 1 : 0
+  return try conclude(prepared, summary: summary, logger: logger)
+}
+
+/// Prints how the run ended (the report when the store is healthy); returns the exit status.
+func conclude(_ prepared: PreparedSweep, summary: CoordinatorSummary, logger: Logger) throws
+  -> Int32
+{
+  if let message = stopMessage(summary, storePath: prepared.storePath) {
+    FileHandle.standardError.write(Data(("tailsweep: " + message + "\n").utf8))
+  }
+  if summary.storeFailure == nil {
+    try finishRun(
+      store: prepared.store, sweepID: prepared.sweepID, sweep: prepared.sweep,
+      storePath: prepared.storePath, summary: summary, logger: logger)
+  }
+  try? prepared.store.close()
+  return exitStatus(summary)
 }
 
 /// `tailsweep coordinator`: serves the sweep to remote workers until done or interrupted.
@@ -273,21 +337,20 @@ public func serveSweep(_ o: SweepServeOptions, logger: Logger) throws -> Int32 {
   installStopSignals()
   let prepared = try prepareSweep(o, logger: logger)
   let summary = try prepared.loop.run()
-  try finishRun(
-    store: prepared.store, sweepID: prepared.sweepID, sweep: prepared.sweep,
-    storePath: prepared.storePath, summary: summary, logger: logger)
-  if summary.interrupted { return 130 }
-  return summary.failed > 0 ? 1 : 0
+  return try conclude(prepared, summary: summary, logger: logger)
 }
 
 /// `tailsweep worker`: returns the exit status (0 shutdown or parent gone, 3 coordinator
-/// gone, 130 interrupted).
+/// gone, 5 refused by the coordinator, 130 interrupted).
 public func runWorker(_ o: WorkerOptions, logger: Logger) throws -> Int32 {
   installStopSignals()
   let loop = try WorkerLoop(options: o, logger: logger)
   switch try loop.run() {
   case .shutdown, .parentGone: return 0
   case .coordinatorGone: return 3
+  case .refused(let why):
+    FileHandle.standardError.write(Data("tailsweep worker: refused: \(why)\n".utf8))
+    return 5
   case .interrupted: return 130
   }
 }

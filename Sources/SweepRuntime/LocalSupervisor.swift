@@ -25,6 +25,7 @@ public final class LocalSupervisor {
   let logger: Logger
   var children: [Child] = []
   var restarts = 0
+  var lastDeath: String?
   /// Whether exited workers are started again (off while shutting down).
   public var restartExited = true
 
@@ -92,17 +93,19 @@ public final class LocalSupervisor {
     return Child(slot: slot, generation: generation, pid: pid, id: id)
   }
 
-  /// Reaps exited workers (without blocking), restarts them if allowed, and returns one
-  /// `workerExited` event per death for the scheduler.
-  public func poll() -> [SchedulerEvent] {
-    var events: [SchedulerEvent] = []
+  /// Reaps exited workers (without blocking), restarts them if allowed, and reports each death
+  /// for the scheduler. When no worker is left and the restart budget is used up, the report
+  /// says so (`exhausted`): the run cannot go on and must stop (resumable) instead of waiting.
+  public func poll() -> SupervisorReport {
+    var report = SupervisorReport()
     for i in children.indices.reversed() {
       var status: Int32 = 0
       let r = waitpid(children[i].pid, &status, WNOHANG)
       guard r == children[i].pid else { continue }
       let child = children.remove(at: i)
       let reason = describe(status)
-      events.append(.workerExited(WorkerID(child.id), reason: reason))
+      report.exited.append((WorkerID(child.id), reason))
+      lastDeath = reason
       let clean = (status & 0x7f) == 0 && ((status >> 8) & 0xff) == 0
       if clean { continue }
       logger.warning(
@@ -116,7 +119,13 @@ public final class LocalSupervisor {
         }
       }
     }
-    return events
+    if restartExited && children.isEmpty && count > 0 {
+      report.exhausted =
+        "every local worker exited and the restart budget of \(maxRestarts) is used up "
+        + "(last: \(lastDeath ?? "unknown")); the sweep is resumable: fix the cause "
+        + "(see the worker errors above) and run the same command again"
+    }
+    return report
   }
 
   /// Waits up to `grace` seconds for the workers to exit (after `shutdown`), then kills the rest.

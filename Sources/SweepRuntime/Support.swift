@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SweepSpec
+import SweepWire
 import Synchronization
 import TailNet
 import ZeroMQ
@@ -48,6 +49,8 @@ public enum RuntimeError: Error, CustomStringConvertible {
   case spawnFailed(String)
   /// The store failed (disk, schema): the run stops; nothing half-written stays.
   case store(String)
+  /// Another coordinator holds the results folder's store (a usage error: exit status 2).
+  case storeInUse(String)
 
   /// A sentence for the terminal.
   public var description: String {
@@ -60,6 +63,7 @@ public enum RuntimeError: Error, CustomStringConvertible {
     case .protocolMismatch(let m): "protocol: \(m)"
     case .spawnFailed(let m): "cannot start a worker: \(m)"
     case .store(let m): "store: \(m)"
+    case .storeInUse(let m): m
     }
   }
 }
@@ -72,85 +76,11 @@ public func isLoopbackEndpoint(_ endpoint: String) -> Bool {
     || e.hasPrefix("tcp://localhost:") || e.hasPrefix("tcp://[::1]:")
 }
 
-/// CURVE key files: `DIR/public.key` and `DIR/secret.key`, Z85 text (40 characters) each.
-public enum KeyFiles {
-  /// Writes a fresh keypair into `directory` (secret file mode 0600); returns it.
-  public static func generate(into directory: URL) throws -> CurveKeyPair {
-    let keys = try CurveKeyPair.generate()
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    let secret = directory.appendingPathComponent("secret.key")
-    let pub = directory.appendingPathComponent("public.key")
-    if FileManager.default.fileExists(atPath: secret.path) {
-      throw RuntimeError.badKeys("\(secret.path) exists; refusing to overwrite a key")
-    }
-    guard
-      FileManager.default.createFile(
-        atPath: secret.path, contents: Data((keys.secretKey + "\n").utf8),
-        attributes: [.posixPermissions: 0o600])
-    else { throw RuntimeError.badKeys("cannot write \(secret.path)") }
-    try Data((keys.publicKey + "\n").utf8).write(to: pub)
-    return keys
-  }
-
-  /// Reads the keypair of `directory`.
-  public static func load(from directory: URL) throws -> CurveKeyPair {
-    let pub = try readKey(directory.appendingPathComponent("public.key"))
-    let sec = try readKey(directory.appendingPathComponent("secret.key"))
-    do { return try CurveKeyPair(publicKey: pub, secretKey: sec) } catch {
-      throw RuntimeError.badKeys("\(directory.path): \(error)")
-    }
-  }
-
-  /// A key given on the command line: 40 Z85 characters, or a file holding them.
-  public static func keyArgument(_ text: String) throws -> String {
-    if text.utf8.count == 40, (try? Z85.decodeKey(text)) != nil { return text }
-    return try readKey(URL(fileURLWithPath: text))
-  }
-
-  /// Reads one key from a file (first non-comment line).
-  static func readKey(_ url: URL) throws -> String {
-    guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-      throw RuntimeError.badKeys("cannot read \(url.path)")
-    }
-    let keys = try parseKeyList(text, source: url.path)
-    guard let first = keys.first else { throw RuntimeError.badKeys("\(url.path): no key") }
-    return first
-  }
-
-  /// An allow-list: one Z85 public key per line (optionally followed by blanks and a comment);
-  /// other lines starting with `#` are comments.
-  public static func loadAllowList(_ url: URL) throws -> Set<String> {
-    guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-      throw RuntimeError.badKeys("cannot read allow-list \(url.path)")
-    }
-    return Set(try parseKeyList(text, source: url.path))
-  }
-
-  static func parseKeyList(_ text: String, source: String) throws -> [String] {
-    // '#' is a Z85 character (a key may even start with it): a line whose first word is a
-    // valid key is a key (a comment may follow after blanks); otherwise a line starting with
-    // '#' is a comment.
-    var keys: [String] = []
-    for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-      let line = raw.trimmingCharacters(in: .whitespaces)
-      if line.isEmpty { continue }
-      let word = String(line.prefix { $0 != " " && $0 != "\t" })
-      if word.utf8.count == 40, (try? Z85.decodeKey(word)) != nil {
-        keys.append(word)
-      } else if !line.hasPrefix("#") {
-        throw RuntimeError.badKeys("\(source):\(n + 1): not a 40-character Z85 key")
-      }
-    }
-    return keys
-  }
-
-}
-
 /// Null trials measure dispatch overhead: the worker answers at once without training. Their
 /// results are marked by `datasetHash == nullTrialMarker`, zero iterations and no evaluation,
 /// and `tailsweep run --null-trials` keeps them in `null-trials.sqlite`, never in
 /// `sweep.sqlite`.
-public let nullTrialMarker = "null-trial"
+public let nullTrialMarker = SweepWire.nullTrialDatasetHash
 
 /// The well-formed, clearly marked result of a null trial.
 public func nullTrialResult(_ config: TrialConfig) -> TrialResult {

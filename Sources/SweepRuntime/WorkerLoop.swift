@@ -54,9 +54,12 @@ public enum WorkerExit: Sendable, Equatable {
   case interrupted
   /// The local supervisor (parent process) is gone.
   case parentGone
+  /// The coordinator refused this worker for good (another protocol version, other data, or
+  /// another null-trial mode); the text says why.
+  case refused(String)
 }
 
-/// State shared between the socket thread and the training thread.
+/// State shared between the socket thread and a training thread.
 final class TrialBox: @unchecked Sendable {
   let lease: Lease
   let lock = NSLock()
@@ -76,46 +79,20 @@ final class TrialBox: @unchecked Sendable {
   }
 }
 
-/// The worker: one DEALER owned by the calling thread, trials on a separate thread.
-public final class WorkerLoop {
-  let options: WorkerOptions
-  var logger: Logger
+/// The ZeroMQ DEALER as the worker's transport.
+final class ZMQDealerTransport: WorkerTransport {
   let context: ZMQContext
+  let options: WorkerOptions
   let identity: String
-  let host = hostName()
-  let executor: TrialExecutor
   var socket: ZMQSocket?
-  let wake: ZMQSocket
-  let wakeEndpoint: String
-  var running: TrialBox?
-  var queued: [AssignBody] = []
-  var unacked: [Lease: ResultBody] = [:]
-  var lastHeard = 0.0
-  var lastSent = 0.0
-  var lastProgressSent = 0.0
-  var lastRegistered = -1e9
-  var backoff = 0.0
-  var nextReconnect = 0.0
-  let parent = getppid()
 
-  /// Prepares the worker (no connection yet).
-  public init(options: WorkerOptions, logger: Logger) throws {
+  init(context: ZMQContext, options: WorkerOptions, identity: String) {
+    self.context = context
     self.options = options
-    self.context = try ZMQContext()
-    self.identity =
-      options.id ?? "\(hostName())-\(getpid())-\(String(UInt32.random(in: 0...0xffff), radix: 16))"
-    var l = logger
-    l[metadataKey: "worker.id"] = .string(identity)
-    self.logger = l
-    self.executor = TrialExecutor(dataDirectory: options.dataDirectory)
-    wake = try ZMQSocket(context: context, type: .pull)
-    wakeEndpoint = "inproc://tailsweep-wake"
-    try wake.bind(wakeEndpoint)
+    self.identity = identity
   }
 
-  var deadline: Double { options.heartbeatInterval * Double(options.liveness) }
-
-  func connect() throws {
+  func reconnect() throws {
     socket?.close()
     let s = try ZMQSocket(context: context, type: .dealer, linger: 0)
     try s.setRoutingID(Array(identity.utf8.prefix(255)))
@@ -130,136 +107,133 @@ public final class WorkerLoop {
     socket = s
   }
 
-  /// Sends without blocking; a full queue drops the message (heartbeats and resends repair).
-  func send(_ message: WireMessage) throws {
-    guard let s = socket else { return }
-    let frames = WireCodec.encode(message)
-    let failure: ZMQError
+  func send(_ frames: [[UInt8]]) throws -> SendStatus {
+    guard let s = socket else { return .unreachable }
     do {
       try s.send(frames, dontWait: true)
-      lastSent = monotonicSeconds()
-      return
+      return .sent
     } catch {
-      failure = error
-    }
-    guard failure.isWouldBlock else { throw failure }
-    logger.debug("send queue full; message dropped", metadata: ["kind": "\(message.kind)"])
-  }
-
-  var freeSlots: Int { (running == nil && queued.isEmpty) ? 1 : 0 }
-
-  func register(now: Double) throws {
-    lastRegistered = now
-    var leases = queued.map(\.lease)
-    if let r = running { leases.append(r.lease) }
-    try send(
-      .ready(ReadyBody(credits: freeSlots, fresh: true, host: host, pid: getpid(), running: leases))
-    )
-    for body in unacked.values.sorted(by: { $0.lease.trial < $1.lease.trial }) {
-      try send(.result(body))
+      if error.isWouldBlock { return .queueFull }
+      throw error
     }
   }
+}
 
-  /// Runs until shutdown, interruption or a lost coordinator; returns why it stopped.
+/// The worker: one DEALER owned by the calling thread, trials on threads of their own, and a
+/// `WorkerMachine` deciding everything on the wire (poll → handle → perform).
+public final class WorkerLoop {
+  let options: WorkerOptions
+  var logger: Logger
+  let context: ZMQContext
+  let identity: String
+  let executor: TrialExecutor
+  let transport: ZMQDealerTransport
+  let wake: ZMQSocket
+  let wakeEndpoint: String
+  var machine: WorkerMachine
+  var running: [Lease: TrialBox] = [:]
+  let parent = getppid()
+
+  /// Prepares the worker (no connection yet).
+  public init(options: WorkerOptions, logger: Logger) throws {
+    self.options = options
+    self.context = try ZMQContext()
+    self.identity =
+      options.id ?? "\(hostName())-\(getpid())-\(String(UInt32.random(in: 0...0xffff), radix: 16))"
+    var l = logger
+    l[metadataKey: "worker.id"] = .string(identity)
+    self.logger = l
+    self.executor = TrialExecutor(dataDirectory: options.dataDirectory)
+    self.transport = ZMQDealerTransport(context: context, options: options, identity: identity)
+    var settings = WorkerSettings(
+      heartbeatInterval: options.heartbeatInterval, liveness: options.liveness,
+      coordinatorTimeout: options.coordinatorTimeout, host: hostName(), pid: getpid())
+    settings.nullTrials = options.nullTrials
+    self.machine = WorkerMachine(settings: settings)
+    wake = try ZMQSocket(context: context, type: .pull)
+    wakeEndpoint = "inproc://tailsweep-wake"
+    try wake.bind(wakeEndpoint)
+  }
+
+  /// Runs until shutdown, interruption, refusal or a lost coordinator; returns why it stopped.
   public func run() throws -> WorkerExit {
     defer {
-      running?.cancelled.store(true, ordering: .relaxed)
-      socket?.close()
+      for box in running.values { box.cancelled.store(true, ordering: .relaxed) }
+      transport.socket?.close()
       wake.close()
     }
-    try connect()
-    var now = monotonicSeconds()
-    lastHeard = now
-    try register(now: now)
+    try transport.reconnect()
+    if let exit = try perform(machine.start(now: monotonicSeconds())) { return exit }
     logger.info("worker connected", metadata: ["endpoint": "\(options.endpoint)"])
     let tickMs = Int(max(5, min(100, options.heartbeatInterval * 1000 / 4)))
     while true {
       if stopSignal != nil { return .interrupted }
       if options.exitWithParent && getppid() != parent { return .parentGone }
-      guard let s = socket else { return .coordinatorGone }
+      guard let s = transport.socket else { return .coordinatorGone }
       let ev = try poll([(s, .readable), (wake, .readable)], timeoutMs: tickMs)
-      now = monotonicSeconds()
       if ev[1].contains(.readable) { while try wake.receive(dontWait: true) != nil {} }
       if ev[0].contains(.readable) {
-        while let frames = try s.receive(dontWait: true) {
-          lastHeard = now
-          backoff = 0
-          let message: WireMessage
-          do { message = try WireCodec.decode(frames) } catch {
-            logger.warning("dropped undecodable frame", metadata: ["error": "\(error)"])
-            continue
+        while let sock = transport.socket, let frames = try sock.receive(dontWait: true) {
+          if let exit = try perform(machine.receive(frames, now: monotonicSeconds())) {
+            return exit
           }
-          if let exit = try handle(message, now: now) { return exit }
         }
       }
-      try collectFinished(now: now)
-      try sendProgress(now: now)
-      if now - lastSent >= options.heartbeatInterval { try send(.heartbeat) }
-      let silent = now - lastHeard
-      if silent > options.coordinatorTimeout {
-        logger.error("coordinator gone; exiting", metadata: ["silent.s": "\(Int(silent))"])
-        return .coordinatorGone
+      let now = monotonicSeconds()
+      for (lease, box) in running.sorted(by: { $0.key.trial < $1.key.trial }) {
+        if let body = box.finished {
+          running[lease] = nil
+          logger.debug("trial finished", metadata: ["trial.id": "\(lease.trial.short)"])
+          if let exit = try perform(machine.finished(body, now: now)) { return exit }
+        } else if let p = box.progress {
+          let body = ProgressBody(
+            lease: lease, iteration: p.iteration, maxIterations: p.maxIterations,
+            trainAccuracy: p.lastEval?.trainAccuracy)
+          if let exit = try perform(machine.progress(body, now: now)) { return exit }
+        }
       }
-      if silent > deadline && now >= nextReconnect {
-        backoff = backoff == 0 ? options.heartbeatInterval : min(backoff * 2, 30)
-        nextReconnect = now + backoff
-        logger.warning(
-          "coordinator silent; reconnecting",
-          metadata: ["silent.s": "\(Int(silent))", "backoff.s": "\(backoff)"])
-        try connect()
-        try register(now: now)
-      }
+      if let exit = try perform(machine.tick(now: now)) { return exit }
     }
   }
 
-  func handle(_ message: WireMessage, now: Double) throws -> WorkerExit? {
-    switch message {
-    case .assign(let body):
-      if running == nil { try start(body) } else { queued.append(body) }
-    case .heartbeat: break
-    case .ack(let lease): unacked[lease] = nil
-    case .cancel(let lease):
-      if let r = running, r.lease == lease {
-        r.cancelled.store(true, ordering: .relaxed)
-        logger.info(
-          "trial cancelled by coordinator", metadata: ["trial.id": "\(lease.trial.short)"])
-      } else if queued.contains(where: { $0.lease == lease }) {
-        queued.removeAll { $0.lease == lease }
-        try send(.ready(ReadyBody(credits: 1, fresh: false, host: host, pid: getpid())))
-      }
-    case .reject(let body):
-      switch body.code {
-      case .unknownWorker:
-        // Several rejects may be in flight: register once per heartbeat interval.
-        if now - lastRegistered > options.heartbeatInterval {
-          logger.info("registering again", metadata: ["reason": "\(body.message)"])
-          try register(now: now)
+  /// Performs the machine's actions; returns an exit when one says so.
+  func perform(_ actions: [WorkerAction]) throws -> WorkerExit? {
+    for action in actions {
+      switch action {
+      case .send(let m):
+        if try transport.send(WireCodec.encode(m)) == .queueFull {
+          logger.debug("send queue full; message dropped", metadata: ["kind": "\(m.kind)"])
         }
-      case .unsupportedVersion:
-        throw RuntimeError.protocolMismatch(body.message)
-      case .malformed:
-        logger.warning("coordinator rejected a message", metadata: ["reason": "\(body.message)"])
+      case .run(let body): start(body)
+      case .cancel(let lease): running[lease]?.cancelled.store(true, ordering: .relaxed)
+      case .reconnect: try transport.reconnect()
+      case .log(let level, let text):
+        switch level {
+        case .info: logger.info("\(text)")
+        case .warning: logger.warning("\(text)")
+        case .error: logger.error("\(text)")
+        }
+      case .exit(let stop):
+        switch stop {
+        case .shutdown: return .shutdown
+        case .coordinatorGone: return .coordinatorGone
+        case .refused(let why): return .refused(why)
+        }
       }
-    case .shutdown(let body):
-      logger.info("shutdown requested", metadata: ["reason": "\(body.reason)"])
-      return .shutdown
-    case .ready, .progress, .result:
-      logger.warning(
-        "dropped message meant for a coordinator", metadata: ["kind": "\(message.kind)"])
     }
     return nil
   }
 
-  func start(_ body: AssignBody) throws {
+  func start(_ body: AssignBody) {
     logger.debug(
       "trial assigned",
       metadata: ["trial.id": "\(body.lease.trial.short)", "attempt": "\(body.lease.attempt)"])
+    let box = TrialBox(lease: body.lease)
+    running[body.lease] = box
     if options.nullTrials && options.nullTrialSeconds <= 0 {
-      try finish(ResultBody(lease: body.lease, result: nullTrialResult(body.config), error: nil))
+      box.finished = ResultBody(lease: body.lease, result: nullTrialResult(body.config), error: nil)
       return
     }
-    let box = TrialBox(lease: body.lease)
-    running = box
     let executor = self.executor
     let context = self.context
     let wakeEndpoint = self.wakeEndpoint
@@ -293,36 +267,6 @@ public final class WorkerLoop {
     }
     thread.stackSize = 16 << 20
     thread.start()
-  }
-
-  func finish(_ body: ResultBody) throws {
-    unacked[body.lease] = body
-    try send(.result(body))
-    if let next = queued.first {
-      queued.removeFirst()
-      try start(next)
-    } else {
-      try send(.ready(ReadyBody(credits: 1, fresh: false, host: host, pid: getpid())))
-    }
-  }
-
-  func collectFinished(now: Double) throws {
-    guard let box = running, let body = box.finished else { return }
-    running = nil
-    logger.debug("trial finished", metadata: ["trial.id": "\(body.lease.trial.short)"])
-    try finish(body)
-  }
-
-  func sendProgress(now: Double) throws {
-    guard let box = running, now - lastProgressSent >= options.heartbeatInterval,
-      let p = box.progress
-    else { return }
-    lastProgressSent = now
-    try send(
-      .progress(
-        ProgressBody(
-          lease: box.lease, iteration: p.iteration, maxIterations: p.maxIterations,
-          trainAccuracy: p.lastEval?.trainAccuracy)))
   }
 }
 

@@ -7,6 +7,10 @@ public enum SweepLoader {
   static let rangeLimit = 100_000
   /// Largest number of grid points a sweep may expand to (before merging).
   static let pointLimit = 1_000_000
+  /// Largest `run.retries` (attempts per trial and run: retries + 1).
+  static let maxRetries = 100
+  /// Largest `run.trialTimeout` in seconds: 30 days.
+  static let maxTrialTimeout = 30 * 86_400.0
 
   /// Reads the sweep file at `path` (and its includes) and expands it. Errors name the file as
   /// `path` names it.
@@ -207,11 +211,22 @@ private struct Interpreter {
         guard s.retries >= 0 else {
           throw e.value.origin.error("retries", "retries must be ≥ 0, got \(s.retries)")
         }
+        guard s.retries <= SweepLoader.maxRetries else {
+          throw e.value.origin.error(
+            "retries", "retries must be at most \(SweepLoader.maxRetries), got \(s.retries)")
+        }
       case "trialTimeout":
+        // Scalars.double already rejects non-finite values (.inf, .nan).
         s.trialTimeout = try Scalars.double(e.value, key: "trialTimeout")
         guard s.trialTimeout > 0 else {
           throw e.value.origin.error(
             "trialTimeout", "trialTimeout must be > 0 seconds, got \(Value.format(s.trialTimeout))")
+        }
+        guard s.trialTimeout <= SweepLoader.maxTrialTimeout else {
+          throw e.value.origin.error(
+            "trialTimeout",
+            "trialTimeout must be at most \(Value.format(SweepLoader.maxTrialTimeout)) seconds "
+              + "(30 days), got \(Value.format(s.trialTimeout))")
         }
       default:
         throw e.keyOrigin.error(e.key, Suggest.unknownKey(e.key, in: ["retries", "trialTimeout"]))

@@ -3,63 +3,127 @@ import GRDB
 import SweepSpec
 import TailNet
 
+#if canImport(GRDBSQLite)
+  import GRDBSQLite
+#elseif canImport(SQLite3)
+  import SQLite3
+#endif
+
 /// The SQLite store of a results folder (`sweep.sqlite`): sweeps, trials, attempts and results.
 ///
-/// One process writes (the coordinator, through `init(path:)`); any number of processes may read
-/// at the same time through `init(readOnlyPath:)` (WAL mode: readers see the last committed
-/// state and never block the writer). Every method is one transaction, so a crash leaves each
-/// change whole or absent.
+/// One process writes (the coordinator, through `init(path:)`, which holds the exclusive writer
+/// lock `<path>.lock` until `close()` or deinit); any number of processes may read at the same
+/// time through `init(readOnlyPath:)` (WAL mode: readers see the last committed state and never
+/// block the writer). Every method is one transaction, so a crash leaves each change whole or
+/// absent, and a commit that returned is durable against power loss (`PRAGMA synchronous =
+/// FULL`).
 ///
 /// Thread safety: every stored property is an immutable `Sendable` value and GRDB serializes
 /// access to the connections, so the class is `Sendable` without `@unchecked`.
 public final class SweepStore: Sendable {
+  /// The dataset hash that marks a null trial's result (the dispatch benchmark's
+  /// `nullTrialResult`): not a measurement.
+  public static let nullTrialMarker = "null-trial"
+  /// The file name of the store of null trials (`tailsweep run --null-trials`).
+  public static let nullTrialsFileName = "null-trials.sqlite"
+
   /// The database file.
   public let path: String
   /// Whether this instance was opened with `init(readOnlyPath:)`.
   public let isReadOnly: Bool
+  /// Whether `commit` takes null-trial results (`allowNullResults` of `init(path:…)`).
+  public let acceptsNullResults: Bool
+  /// Seconds a write waits for SQLite's write lock before it fails with
+  /// `StoreError.unavailable(kind: .busy)`.
+  public let busyTimeout: TimeInterval
   private let db: any DatabaseWriter
+  /// The writer lock (nil: read-only, or opened with `exclusive: false`); released by
+  /// `close()`, else when the store is deallocated (`WriterLock.deinit`).
+  private let writerLock: WriterLock?
 
   /// Opens the store at `path` for writing, creating the file or migrating its schema as
-  /// needed, in WAL mode. Opening the same file twice is fine (migrations run once).
-  public init(path: String) throws {
+  /// needed, in WAL mode with `PRAGMA synchronous = FULL`.
+  ///
+  /// - Parameters:
+  ///   - exclusive: take the writer lock `<path>.lock` (`flock(LOCK_EX | LOCK_NB)`) before
+  ///     anything touches the database, and hold it until `close()` or deinit. When another
+  ///     process (or another `SweepStore` of this process) holds it, the open fails with
+  ///     `StoreError.locked` and writes nothing. Pass false only in tests that deliberately open
+  ///     one file twice.
+  ///   - allowNullResults: whether `commit` accepts results of null trials (dataset hash
+  ///     `SweepStore.nullTrialMarker`); nil (the default): only when the file is named
+  ///     `null-trials.sqlite` (`SweepStore.nullTrialsFileName`).
+  ///   - busyTimeout: seconds a statement waits for SQLite's locks before failing with
+  ///     `StoreError.unavailable(kind: .busy)`.
+  public init(
+    path: String, exclusive: Bool = true, allowNullResults: Bool? = nil,
+    busyTimeout: TimeInterval = 10
+  ) throws {
     self.path = path
     isReadOnly = false
+    acceptsNullResults =
+      allowNullResults
+      ?? (URL(fileURLWithPath: path).lastPathComponent == Self.nullTrialsFileName)
+    self.busyTimeout = busyTimeout
+    // The writer lock comes first: before SQLite creates the file, replays a hot WAL, migrates,
+    // or `beginSweep` recovers interrupted attempts.
+    let lock = exclusive ? try WriterLock(database: path) : nil
     var config = Configuration()
-    config.busyMode = .timeout(10)
+    config.busyMode = .timeout(busyTimeout)
     config.label = "SweepStore"
     let pool: DatabasePool
     do {
       pool = try DatabasePool(path: path, configuration: config)
     } catch {
-      throw Self.openError(path: path, error)
+      lock?.release()
+      throw Self.writerOpenError(path: path, error, busyTimeout: busyTimeout)
     }
     db = pool
+    writerLock = lock
     do {
+      // Not in `Configuration.prepareDatabase`: GRDB's WAL setup runs after it and sets the
+      // writer to `synchronous = NORMAL`. The pool's writer is one connection for its
+      // lifetime, so setting it here holds for every later commit.
+      let synchronous = try pool.writeWithoutTransaction { db in
+        try db.execute(sql: "PRAGMA synchronous = FULL")
+        return try Int.fetchOne(db, sql: "PRAGMA synchronous")
+      }
+      guard synchronous == 2 else {
+        throw StoreError.cannotOpen(
+          path: path,
+          reason:
+            "SQLite kept PRAGMA synchronous = \(synchronous.map(String.init) ?? "?"), not FULL (2)")
+      }
       try pool.barrierWriteWithoutTransaction { db in
         try Self.checkIdentity(db, path: path)
       }
       try Schema.migrator.migrate(pool)
     } catch let e as StoreError {
       try? pool.close()
+      lock?.release()
       throw e
     } catch {
       try? pool.close()
-      throw Self.openError(path: path, error)
+      lock?.release()
+      throw Self.writerOpenError(path: path, error, busyTimeout: busyTimeout)
     }
   }
 
   /// Opens an existing store read-only (for `status`, `export`, reports), also while a
-  /// coordinator is writing to it. Does not create or migrate anything.
-  public init(readOnlyPath path: String) throws {
+  /// coordinator is writing to it. Does not create or migrate anything, and takes no lock.
+  public init(readOnlyPath path: String, busyTimeout: TimeInterval = 10) throws {
     self.path = path
     isReadOnly = true
+    acceptsNullResults = false
+    self.busyTimeout = busyTimeout
+    writerLock = nil
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
       !isDirectory.boolValue
     else { throw StoreError.missing(path: path) }
     var config = Configuration()
     config.readonly = true
-    config.busyMode = .timeout(10)
+    config.busyMode = .timeout(busyTimeout)
     config.label = "SweepStore.readOnly"
     let queue: DatabaseQueue
     do {
@@ -86,9 +150,10 @@ public final class SweepStore: Sendable {
     }
   }
 
-  /// Closes the connections. Later calls throw.
+  /// Closes the connections, then releases the writer lock. Later calls throw.
   public func close() throws {
     do { try db.close() } catch { throw StoreError.database(path: path, message: "\(error)") }
+    writerLock?.release()
   }
 
   // MARK: Sweeps
@@ -335,13 +400,38 @@ public final class SweepStore: Sendable {
   /// already has a result, this one is recorded as a `duplicate` attempt and nothing else
   /// changes. Otherwise the result is stored, the attempt is marked `committed`, and the trial
   /// becomes `done` (or `diverged` when training diverged). A late result for a `failed` trial
-  /// is accepted. Results with stop reason `cancelled` are refused (`StoreError.cancelledResult`).
+  /// is accepted.
+  ///
+  /// The attempt row: the open lease `attempt` of `worker` is closed. Without one, a lease of
+  /// `worker` that the store closed as `lost` (the coordinator restarted while it ran) takes
+  /// the outcome, so the lease keeps one row; otherwise (a result adopted from an earlier
+  /// coordinator's lease under a fresh attempt number) a row is added for `worker` on `host`
+  /// (nil or empty: the host of the worker's latest row).
+  ///
+  /// The store is the last line of defence and refuses, before touching the database, results
+  /// that are not science: stop reason `cancelled` (`StoreError.cancelledResult`); null-trial
+  /// results unless the store accepts them (`.nullResult`); a configuration that does not hash
+  /// to `trial` (`.configMismatch`); values that are not possible measurements
+  /// (`.invalidResult`, see `TrialResult.validationProblems()`). When the store cannot take
+  /// writes it throws `.unavailable` and nothing changed.
   @discardableResult
   public func commit(
-    trial: TrialID, attempt: Int, worker: String, result: TrialResult, at: Date
+    trial: TrialID, attempt: Int, worker: String, host: String? = nil, result: TrialResult,
+    at: Date
   ) throws -> CommitOutcome {
     guard result.training.stopReason != .cancelled else {
       throw StoreError.cancelledResult(trial.short)
+    }
+    if result.datasetHash == Self.nullTrialMarker && !acceptsNullResults {
+      throw StoreError.nullResult(path: path, trial: trial.short)
+    }
+    let resultTrial = TrialID(config: result.config)
+    guard resultTrial == trial else {
+      throw StoreError.configMismatch(trial: trial.short, resultTrial: resultTrial.short)
+    }
+    let problems = result.validationProblems()
+    guard problems.isEmpty else {
+      throw StoreError.invalidResult(trial: trial.short, problems: problems)
     }
     let training = try StoreJSON.encode(result.training)
     let compression = try result.compression.map { try StoreJSON.encode($0) }
@@ -355,8 +445,8 @@ public final class SweepStore: Sendable {
           arguments: [trial.hex]) ?? false
       if hasResult {
         try Self.closeAttempt(
-          db, trial: trial, attempt: attempt, worker: worker, outcome: .duplicate, error: nil,
-          at: at)
+          db, trial: trial, attempt: attempt, worker: worker, host: host, outcome: .duplicate,
+          error: nil, at: at)
         return .duplicate
       }
       let t = result.training
@@ -377,8 +467,8 @@ public final class SweepStore: Sendable {
           c?.pruned.trainAccuracy,
         ])
       try Self.closeAttempt(
-        db, trial: trial, attempt: attempt, worker: worker, outcome: .committed, error: nil,
-        at: at)
+        db, trial: trial, attempt: attempt, worker: worker, host: host, outcome: .committed,
+        error: nil, at: at)
       let state: TrialState = t.stopReason == .diverged ? .diverged : .done
       try db.execute(
         sql: "UPDATE trials SET state = ?, updated_at = ? WHERE id = ?",
@@ -554,12 +644,36 @@ public final class SweepStore: Sendable {
 
   // MARK: Internals
 
+  /// Runs `body` in one immediate transaction on the writer. SQLite failures become
+  /// `StoreError.unavailable` when the store cannot take writes now (see `classify`), else
+  /// `.database`; the transaction is rolled back either way.
   private func write<T>(_ body: (Database) throws -> T) throws -> T {
     if isReadOnly { throw StoreError.readOnly(path: path) }
+    var systemErrno: Int32 = 0
     do {
-      return try db.write(body)
+      return try db.writeWithoutTransaction { db in
+        do {
+          var result: T?
+          try db.inTransaction(.immediate) {
+            result = try body(db)
+            return .commit
+          }
+          guard let result else {
+            throw StoreError.database(path: path, message: "the transaction returned no value")
+          }
+          return result
+        } catch let e as DatabaseError {
+          // The errno of the failed system call, before anything else touches the connection
+          // (it tells a full disk or a read-only file system behind SQLITE_IOERR).
+          systemErrno = sqlite3_system_errno(db.sqliteConnection)
+          throw e
+        }
+      }
     } catch let e as StoreError {
       throw e
+    } catch let e as DatabaseError {
+      throw Self.classify(e, systemErrno: systemErrno, path: path, busyTimeout: busyTimeout)
+        ?? StoreError.database(path: path, message: "\(e)")
     } catch {
       throw StoreError.database(path: path, message: "\(error)")
     }
@@ -570,9 +684,59 @@ public final class SweepStore: Sendable {
       return try db.read(body)
     } catch let e as StoreError {
       throw e
+    } catch let e as DatabaseError {
+      // A read of the writer (e.g. busy while another process recovers the WAL) is classified
+      // like a write; read-only opens (`status`, reports) keep SQLite's plain message.
+      let unavailable =
+        isReadOnly ? nil : Self.classify(e, systemErrno: 0, path: path, busyTimeout: busyTimeout)
+      throw unavailable ?? StoreError.database(path: path, message: "\(e)")
     } catch {
       throw StoreError.database(path: path, message: "\(error)")
     }
+  }
+
+  /// `StoreError.unavailable` for the SQLite failures that mean "the store cannot take writes
+  /// now" (the trial and its result are not at fault); nil for every other failure.
+  ///
+  /// - Parameter systemErrno: `sqlite3_system_errno` right after the failure (0: unknown).
+  static func classify(
+    _ error: DatabaseError, systemErrno: Int32, path: String, busyTimeout: TimeInterval
+  ) -> StoreError? {
+    var message = error.message ?? "\(error.resultCode)"
+    if systemErrno != 0 {
+      message += " (errno \(systemErrno): \(String(cString: strerror(systemErrno))))"
+    }
+    let kind: StoreError.UnavailableKind
+    switch error.resultCode {
+    case .SQLITE_FULL:
+      kind = .full
+    case .SQLITE_READONLY:
+      kind = .readOnly
+    case .SQLITE_BUSY, .SQLITE_LOCKED:
+      kind = .busy
+      message += " after waiting \(busyTimeout) s"
+    case .SQLITE_IOERR, .SQLITE_CANTOPEN:
+      switch systemErrno {
+      case ENOSPC, EDQUOT: kind = .full
+      case EROFS, EACCES, EPERM: kind = .readOnly
+      default:
+        // SQLITE_CANTOPEN for another reason (a missing folder, too many open files) is no
+        // state of the store.
+        guard error.resultCode == .SQLITE_IOERR else { return nil }
+        kind = .io
+      }
+    default:
+      return nil
+    }
+    return .unavailable(path: path, kind: kind, message: message)
+  }
+
+  /// Runs `body` on the writer connection outside any transaction. For tests (through
+  /// `@testable import`) that set connection pragmas such as `max_page_count` or
+  /// `query_only` to make the store full or read-only for real.
+  func withWriterConnection<T>(_ body: (Database) throws -> T) throws -> T {
+    if isReadOnly { throw StoreError.readOnly(path: path) }
+    return try db.writeWithoutTransaction(body)
   }
 
   private func trialID(_ hex: String) throws -> TrialID {
@@ -628,10 +792,13 @@ public final class SweepStore: Sendable {
   }
 
   /// Closes the latest open attempt `attempt` of `trial` (of `worker`, when given) with
-  /// `outcome`, or adds a closed, non-leased attempt row when none is open.
+  /// `outcome`. With none open, a result (`committed` or `duplicate`) of `worker` closes the
+  /// latest row of that lease closed as `lost` instead (the coordinator restarted while the
+  /// lease ran; the result shows it was not lost), so a lease keeps one row. Otherwise a
+  /// closed, non-leased attempt row is added, on `host` when given (and not empty).
   private static func closeAttempt(
-    _ db: Database, trial: TrialID, attempt: Int, worker: String?, outcome: AttemptOutcome,
-    error: String?, at: Date
+    _ db: Database, trial: TrialID, attempt: Int, worker: String?, host givenHost: String? = nil,
+    outcome: AttemptOutcome, error: String?, at: Date
   ) throws {
     let open = try Int64.fetchOne(
       db,
@@ -644,6 +811,20 @@ public final class SweepStore: Sendable {
       try db.execute(
         sql: "UPDATE attempts SET outcome = ?, ended_at = ?, error = ? WHERE id = ?",
         arguments: [outcome.rawValue, at, error, open])
+      return
+    }
+    if let worker, outcome == .committed || outcome == .duplicate,
+      let lost = try Int64.fetchOne(
+        db,
+        sql: """
+          SELECT id FROM attempts WHERE trial_id = ? AND attempt = ? AND worker = ?
+            AND outcome = 'lost'
+          ORDER BY id DESC LIMIT 1
+          """, arguments: [trial.hex, attempt, worker])
+    {
+      try db.execute(
+        sql: "UPDATE attempts SET outcome = ?, ended_at = ?, error = ? WHERE id = ?",
+        arguments: [outcome.rawValue, at, error, lost])
       return
     }
     // Nothing open: who ran it? The latest row of this attempt, else the worker's last host.
@@ -666,6 +847,7 @@ public final class SweepStore: Sendable {
     {
       host = h
     }
+    if let givenHost, !givenHost.isEmpty { host = givenHost }
     try db.execute(
       sql: """
         INSERT INTO attempts (trial_id, attempt, worker, host, leased, ended_at, outcome, error)
@@ -726,6 +908,18 @@ public final class SweepStore: Sendable {
         reason:
           "SQLite must create \(path)-shm to read a WAL store, but the folder \(folder) is not writable (copy the results folder somewhere writable)"
       )
+    }
+    return openError(path: path, error)
+  }
+
+  /// `openError` for the writer, where a full, read-only or busy store is `unavailable`.
+  private static func writerOpenError(
+    path: String, _ error: any Error, busyTimeout: TimeInterval
+  ) -> StoreError {
+    if let e = error as? DatabaseError,
+      let unavailable = classify(e, systemErrno: 0, path: path, busyTimeout: busyTimeout)
+    {
+      return unavailable
     }
     return openError(path: path, error)
   }

@@ -19,21 +19,9 @@ public enum RerunPolicy: String, Sendable, CaseIterable, Codable {
   case all
 }
 
-/// How one attempt (lease) of a trial ended.
-public enum AttemptOutcome: String, Sendable, CaseIterable, Codable {
-  /// Its result became the trial's result.
-  case committed
-  /// Its result arrived after the trial already had one and was ignored.
-  case duplicate
-  /// The worker reported an error.
-  case failed
-  /// The coordinator stopped while the attempt was running (found at the next sweep start).
-  case lost
-  /// The lease expired (worker silent or the trial ran past its timeout).
-  case timedOut
-  /// The worker process died.
-  case crashed
-}
+/// How one attempt (lease) of a trial ended: the one vocabulary shared with the scheduler
+/// (defined in SweepSpec; the raw values are what the attempts table stores).
+public typealias AttemptOutcome = SweepSpec.AttemptOutcome
 
 /// What `commit` did with a result.
 public enum CommitOutcome: String, Sendable, Hashable {

@@ -7,7 +7,7 @@ import TailNet
 
 /// The protocol version spoken by this build. A peer speaking another version is rejected with
 /// `WireError.unsupportedVersion`, never guessed at.
-public let wireProtocolVersion: UInt8 = 1
+public let wireProtocolVersion: UInt8 = 2
 
 /// The largest body accepted for each kind (bytes). Results carry curves and can be large.
 public let wireMaxResultBody = 4 << 20
@@ -20,7 +20,8 @@ public enum MessageKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
   case ready = 1
   /// coordinator → worker: run this trial under this lease.
   case assign = 2
-  /// both ways: I am alive (application level, from the socket-owning thread).
+  /// both ways: I am alive (application level, from the socket-owning thread); from a worker
+  /// it carries the worker's state (free slots, leases held, last assignment seen).
   case heartbeat = 3
   /// worker → coordinator: a leased trial is advancing.
   case progress = 4
@@ -66,26 +67,53 @@ public struct Lease: Hashable, Codable, Sendable, CustomStringConvertible {
   public var description: String { "\(trial.short)#\(attempt)" }
 }
 
-/// `ready`: a worker registers (`fresh`) or grants slots back after finishing a trial.
-public struct ReadyBody: Hashable, Codable, Sendable {
-  /// Slots offered: on a fresh registration the number of free slots now, otherwise added to
-  /// what the coordinator already counts. 0…64.
+/// What a worker holds, sent with every `ready` and `heartbeat` so that the coordinator can
+/// reconcile its leases and credits with the truth instead of counting deltas.
+public struct WorkerState: Hashable, Codable, Sendable {
+  /// Free slots now: `slots` minus the leases it holds (running or queued). 0…64.
   public var credits: Int
+  /// Leases the worker holds (running or queued), in any coordinator epoch.
+  public var running: [Lease]
+  /// The coordinator epoch of `seen` (0: none seen yet).
+  public var epoch: UInt64
+  /// The highest assignment sequence number received from that epoch (0: none).
+  public var seen: Int
+  /// Creates a state report.
+  public init(credits: Int, running: [Lease], epoch: UInt64 = 0, seen: Int = 0) {
+    self.credits = credits
+    self.running = running
+    self.epoch = epoch
+    self.seen = seen
+  }
+}
+
+/// `ready`: a worker registers (`fresh`) or offers a freed slot after a result.
+public struct ReadyBody: Hashable, Codable, Sendable {
   /// True on (re)registration; false for a grant after a result.
   public var fresh: Bool
   /// Host name of the worker (for the store's attempt rows).
   public var host: String
   /// Process id of the worker.
   public var pid: Int32
-  /// Leases the worker is still computing (informational on re-registration).
-  public var running: [Lease]
+  /// Slots the worker declares (trials it runs at once). The coordinator never leases more
+  /// than this many trials to it. 1…64.
+  public var slots: Int
+  /// Whether the worker runs null trials (dispatch benchmark). Must equal the coordinator's
+  /// mode, else the worker is refused (`mode_mismatch`).
+  public var nullTrials: Bool
+  /// The worker's state.
+  public var state: WorkerState
   /// Creates a ready body.
-  public init(credits: Int, fresh: Bool, host: String, pid: Int32, running: [Lease] = []) {
-    self.credits = credits
+  public init(
+    fresh: Bool, host: String, pid: Int32, slots: Int = 1, nullTrials: Bool = false,
+    state: WorkerState
+  ) {
     self.fresh = fresh
     self.host = host
     self.pid = pid
-    self.running = running
+    self.slots = slots
+    self.nullTrials = nullTrials
+    self.state = state
   }
 }
 
@@ -97,11 +125,18 @@ public struct AssignBody: Hashable, Codable, Sendable {
   public var config: TrialConfig
   /// Wall-time limit in seconds; the worker cancels the trial past it.
   public var timeLimit: Double
+  /// The coordinator's run (a random number per coordinator process).
+  public var epoch: UInt64
+  /// Sequence number of this assignment within the epoch (1, 2, …): the worker reports the
+  /// highest it has seen, so the coordinator can tell assignments in flight from lost ones.
+  public var seq: Int
   /// Creates an assignment.
-  public init(lease: Lease, config: TrialConfig, timeLimit: Double) {
+  public init(lease: Lease, config: TrialConfig, timeLimit: Double, epoch: UInt64, seq: Int) {
     self.lease = lease
     self.config = config
     self.timeLimit = timeLimit
+    self.epoch = epoch
+    self.seq = seq
   }
 }
 
@@ -149,6 +184,27 @@ public enum RejectCode: String, Hashable, Codable, Sendable {
   /// The coordinator does not know this worker (restarted, or declared it dead): send a fresh
   /// `ready` and resend unacknowledged results.
   case unknownWorker = "unknown_worker"
+  /// The result (of `lease`) is not a possible measurement (non-finite or out-of-range
+  /// numbers): it is dropped and the attempt ends as failed. The worker forgets the result.
+  case invalidResult = "invalid_result"
+  /// The result (of `lease`) is not for the leased work (its config does not hash to the
+  /// trial id): dropped, the attempt ends as failed. The worker forgets the result.
+  case wrongWork = "wrong_work"
+  /// The worker's data set differs from the coordinator's (hashes differ): fatal for the
+  /// worker, which exits with the message.
+  case wrongData = "wrong_data"
+  /// Null-trial mode differs between worker and coordinator: fatal for the worker.
+  case modeMismatch = "mode_mismatch"
+  /// The result (of `lease`) was larger than the wire limit: the attempt ends as failed.
+  case tooLarge = "too_large"
+
+  /// Whether a worker receiving this code must exit (it can never be served).
+  public var isFatal: Bool {
+    switch self {
+    case .unsupportedVersion, .wrongData, .modeMismatch: true
+    default: false
+    }
+  }
 }
 
 /// `reject`: a refusal with a code and a human sentence.
@@ -157,10 +213,13 @@ public struct RejectBody: Hashable, Codable, Sendable {
   public var code: RejectCode
   /// A sentence for logs.
   public var message: String
+  /// The lease whose result was refused, when the refusal is about one result.
+  public var lease: Lease?
   /// Creates a rejection.
-  public init(code: RejectCode, message: String) {
+  public init(code: RejectCode, message: String, lease: Lease? = nil) {
     self.code = code
     self.message = message
+    self.lease = lease
   }
 }
 
@@ -168,8 +227,15 @@ public struct RejectBody: Hashable, Codable, Sendable {
 public struct ShutdownBody: Hashable, Codable, Sendable {
   /// Why.
   public var reason: String
+  /// True when the coordinator stops because it cannot store results (disk full, read-only,
+  /// locked): the worker stops computing but keeps its unacknowledged results and waits for
+  /// a coordinator (up to its coordinator timeout) to hand them to. False: exit now.
+  public var hold: Bool
   /// Creates a shutdown body.
-  public init(reason: String) { self.reason = reason }
+  public init(reason: String, hold: Bool = false) {
+    self.reason = reason
+    self.hold = hold
+  }
 }
 
 /// A decoded protocol message (without the ROUTER's identity frame).
@@ -178,8 +244,8 @@ public enum WireMessage: Hashable, Sendable {
   case ready(ReadyBody)
   /// coordinator → worker: a lease on a trial.
   case assign(AssignBody)
-  /// both ways: alive.
-  case heartbeat
+  /// both ways: alive; from a worker with its state (nil from the coordinator).
+  case heartbeat(WorkerState?)
   /// worker → coordinator: a leased trial advances.
   case progress(ProgressBody)
   /// worker → coordinator: the end of a lease (result or error).
@@ -263,7 +329,7 @@ public enum WireCodec {
     switch message {
     case .ready(let b): body = json(b)
     case .assign(let b): body = json(b)
-    case .heartbeat: body = []
+    case .heartbeat(let state): body = state.map(json) ?? []
     case .progress(let b): body = json(b)
     case .result(let b): body = json(b)
     case .ack(let l): body = json(l)
@@ -272,6 +338,48 @@ public enum WireCodec {
     case .cancel(let l): body = json(l)
     }
     return [[wireProtocolVersion], [message.kind.rawValue], body]
+  }
+
+  /// A `reject` framed with another protocol `version`: the coordinator answers a peer of
+  /// another version in that peer's framing, so that it can read the refusal (every version
+  /// frames `reject` as `[version][7][JSON {code, message}]`).
+  public static func encodeReject(_ body: RejectBody, version: UInt8) -> [[UInt8]] {
+    var frames = encode(.reject(body))
+    frames[0] = [version]
+    return frames
+  }
+
+  /// A `reject` from a peer of another protocol version, if `frames` are one: its version and
+  /// body. Workers use it to exit on a version refusal whatever version the coordinator speaks.
+  public static func foreignReject(_ frames: [[UInt8]]) -> (version: UInt8, body: RejectBody)? {
+    guard frames.count == 3, frames[0].count == 1, frames[0][0] != wireProtocolVersion,
+      frames[1] == [MessageKind.reject.rawValue], frames[2].count <= wireMaxControlBody
+    else { return nil }
+    struct Minimal: Decodable {
+      var code: String
+      var message: String?
+    }
+    guard let m = try? JSONDecoder().decode(Minimal.self, from: Data(frames[2])) else {
+      return nil
+    }
+    let code = RejectCode(rawValue: m.code) ?? .malformed
+    return (frames[0][0], RejectBody(code: code, message: String((m.message ?? "").prefix(1000))))
+  }
+
+  /// The lease of a `result` body too large to decode, read from its first bytes (bodies are
+  /// encoded with sorted keys, so `"lease"` comes first when there is no `"error"`); nil when
+  /// it is not there.
+  public static func leaseHint(ofResultBody body: [UInt8]) -> Lease? {
+    let head = String(decoding: body.prefix(200), as: UTF8.self)
+    guard let r = head.range(of: "{\"lease\":{\"attempt\":") else { return nil }
+    let rest = head[r.upperBound...]
+    let digits = rest.prefix { $0.isNumber }
+    guard let attempt = Int(digits), attempt >= 1,
+      rest.dropFirst(digits.count).hasPrefix(",\"trial\":\"")
+    else { return nil }
+    let hex = rest.dropFirst(digits.count + 10).prefix(64)
+    guard let id = TrialID(hex: String(hex)) else { return nil }
+    return Lease(trial: id, attempt: attempt)
   }
 
   /// Decodes untrusted frames (without a ROUTER identity frame). Never traps.
@@ -310,22 +418,30 @@ public enum WireCodec {
     func checkLease(_ l: Lease) throws(WireError) {
       try require(l.attempt >= 1 && l.attempt <= 1_000_000, "attempt \(l.attempt) out of range")
     }
+    func checkState(_ st: WorkerState) throws(WireError) {
+      try require((0...64).contains(st.credits), "credits \(st.credits) not in 0…64")
+      try require(st.running.count <= 64, "too many running leases")
+      try require(st.seen >= 0, "seen must be ≥ 0")
+      for l in st.running { try checkLease(l) }
+    }
 
     switch kind {
     case .heartbeat:
-      try require(body.isEmpty, "heartbeat has no body")
-      return .heartbeat
+      if body.isEmpty { return .heartbeat(nil) }
+      let st = try json(WorkerState.self)
+      try checkState(st)
+      return .heartbeat(st)
     case .ready:
       let b = try json(ReadyBody.self)
-      try require((0...64).contains(b.credits), "credits \(b.credits) not in 0…64")
+      try require((1...64).contains(b.slots), "slots \(b.slots) not in 1…64")
       try require(b.host.utf8.count <= 255, "host name too long")
-      try require(b.running.count <= 64, "too many running leases")
-      for l in b.running { try checkLease(l) }
+      try checkState(b.state)
       return .ready(b)
     case .assign:
       let b = try json(AssignBody.self)
       try checkLease(b.lease)
-      try require(b.timeLimit > 0, "time limit must be > 0")
+      try require(b.timeLimit > 0 && b.timeLimit.isFinite, "time limit must be > 0")
+      try require(b.seq >= 1, "seq must be ≥ 1")
       return .assign(b)
     case .progress:
       let b = try json(ProgressBody.self)
@@ -349,6 +465,7 @@ public enum WireCodec {
     case .reject:
       let b = try json(RejectBody.self)
       try require(b.message.utf8.count <= 16_384, "message too long")
+      if let l = b.lease { try checkLease(l) }
       return .reject(b)
     case .shutdown:
       let b = try json(ShutdownBody.self)

@@ -286,8 +286,25 @@ public final class ZMQSocket {
   /// At most `maxFrames` frames are kept; extra frames are read and dropped (throws nothing: the
   /// caller's decoder rejects the truncated message).
   public func receive(dontWait: Bool = false, maxFrames: Int = 64) throws(ZMQError) -> [[UInt8]]? {
+    try receiveMessage(dontWait: dontWait, maxFrames: maxFrames, properties: false)?.frames
+  }
+
+  /// Like `receive`, and also reads the connection properties libzmq attaches to the message:
+  /// the ZAP user id (`User-Id`; with `ZAPAllowList`, the sender's CURVE public key) and the
+  /// peer's address (`Peer-Address`).
+  public func receiveMessage(dontWait: Bool = false, maxFrames: Int = 64) throws(ZMQError)
+    -> ZMQMessage?
+  {
+    try receiveMessage(dontWait: dontWait, maxFrames: maxFrames, properties: true)
+  }
+
+  private func receiveMessage(dontWait: Bool, maxFrames: Int, properties: Bool) throws(ZMQError)
+    -> ZMQMessage?
+  {
     let h = try live("zmq_msg_recv")
     var frames: [[UInt8]] = []
+    var userID: String?
+    var peerAddress: String?
     var msg = zmq_msg_t()
     try check(zmq_msg_init(&msg), "zmq_msg_init")
     defer { zmq_msg_close(&msg) }
@@ -301,6 +318,15 @@ public final class ZMQSocket {
         throw ZMQError(call: "zmq_msg_recv", code: e)
       }
       first = false
+      // A ROUTER's routing-id frame carries no properties in libzmq 4.3; the data frames do.
+      if properties && userID == nil, let p = zmq_msg_gets(&msg, "User-Id"), p.pointee != 0 {
+        userID = String(cString: p)
+      }
+      if properties && peerAddress == nil, let p = zmq_msg_gets(&msg, "Peer-Address"),
+        p.pointee != 0
+      {
+        peerAddress = String(cString: p)
+      }
       if frames.count < maxFrames {
         let size = zmq_msg_size(&msg)
         if size == 0 {
@@ -313,7 +339,24 @@ public final class ZMQSocket {
       }
       if zmq_msg_more(&msg) == 0 { break }
     }
-    return frames
+    return ZMQMessage(frames: frames, userID: userID, peerAddress: peerAddress)
+  }
+}
+
+/// One received multipart message with the properties of the connection it came on.
+public struct ZMQMessage: Equatable, Sendable {
+  /// The frames (on a ROUTER, the first is the sender's routing id).
+  public var frames: [[UInt8]]
+  /// The ZAP user id of the sender's connection (`User-Id`): with CURVE and `ZAPAllowList`, the
+  /// sender's public key in Z85. Nil when no ZAP handler authenticated the connection.
+  public var userID: String?
+  /// The sender's address (`Peer-Address`, TCP and IPC only), or nil.
+  public var peerAddress: String?
+  /// Creates a message value; normally made by `ZMQSocket.receiveMessage`.
+  public init(frames: [[UInt8]], userID: String? = nil, peerAddress: String? = nil) {
+    self.frames = frames
+    self.userID = userID
+    self.peerAddress = peerAddress
   }
 }
 

@@ -130,13 +130,16 @@ struct Worker: ParsableCommand {
       Asks the coordinator for one trial at a time, trains it on a separate thread with one
       OpenBLAS thread (run one worker per core; --threads to change) and keeps each result until
       the coordinator acknowledges it. Exits on shutdown, or when the coordinator stayed silent
-      for --coordinator-timeout seconds.
+      for --coordinator-timeout seconds. Connecting to anything but loopback (tcp://127.*, ipc://,
+      inproc://) needs CURVE (--server-key and --keys), or an explicit --insecure.
       """)
 
   @Option(help: "Coordinator endpoint, e.g. tcp://host:5555.") var connect: String
   @Option(help: "Coordinator public key (40 Z85 characters, or a file holding it).") var serverKey:
     String?
   @Option(help: "Folder with this worker's CURVE keypair (with --server-key).") var keys: String?
+  @Flag(help: "Connect to a non-loopback coordinator without CURVE (unauthenticated, unencrypted).")
+  var insecure = false
   @Option(help: "Identity shown to the coordinator (default host-pid-random).") var id: String?
   @Option(help: "Exit after the coordinator was silent this many seconds.") var coordinatorTimeout:
     Double = 600
@@ -163,6 +166,11 @@ struct Worker: ParsableCommand {
   }
 
   func run() throws {
+    if serverKey == nil && !insecure && !isLoopbackEndpoint(connect) {
+      throw UsageError(
+        "refusing to connect to \(connect) in plain text: pass --server-key KEY|FILE and "
+          + "--keys DIR for CURVE, or --insecure to talk to it unauthenticated and unencrypted")
+    }
     let logger = makeLogger("tailsweep.worker", level: timing.level)
     BLASThreads.set(threads)
     var o = WorkerOptions(endpoint: connect, dataDirectory: data.url)

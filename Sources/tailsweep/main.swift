@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SweepRuntime
 import SweepSpec
 
 /// The one binary. Subcommands live one family per file.
@@ -31,7 +32,9 @@ do {
     let out = code == .success ? FileHandle.standardOutput : FileHandle.standardError
     out.write(Data((message + "\n").utf8))
   }
-  if code == .validationFailure || error is UsageError || error is SweepError {
+  var usage = code == .validationFailure || error is UsageError || error is SweepError
+  if case .storeInUse? = error as? RuntimeError { usage = true }
+  if usage {
     exit(2)
   }
   exit(code.rawValue)

@@ -274,8 +274,9 @@ struct ClusterSystemTests {
     #expect(!s.workers.contains { $0.worker == "w3" }, "a worker off the allow-list was served")
     #expect(coordinator.output.contains("worker key refused"))
     if healBeforeEnd {
-      // Back online, w1 resent the result of its lost attempt: recorded as a duplicate only.
-      #expect(w1.duplicates >= 1, "\(s.workers)\n\(coordinator.output)")
+      // Back online, w1 resent the result of its lost attempt: kept (committed) when its trial
+      // had no result yet, else recorded as a duplicate; never lost, never a second result.
+      #expect(w1.duplicates + w1.committed >= 1, "\(s.workers)\n\(coordinator.output)")
     }
     try Self.expectOneResultPerTrial(sweepFolder, trials: trials)
   }

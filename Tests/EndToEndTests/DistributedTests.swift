@@ -206,7 +206,7 @@ enum Dist {
     #expect(c.log.contains("worker declared dead"))
   }
 
-  @Test func frozenWorkerIsReplacedAndItsLateResultIsOnlyADuplicate() throws {
+  @Test func frozenWorkerIsReplacedAndItsLateResultIsKeptOrADuplicate() throws {
     let dir = try Binary.temporaryDirectory()
     let sweep = try Dist.writeSweep(dir, name: "sigstop", seeds: 3)
     let port = Dist.freePort()
@@ -225,9 +225,10 @@ enum Dist {
     #expect(c.wait(90) == 0, "\(c.log)")
     let store = try Dist.openStore(dir, "sigstop")
     try Dist.expectOneResultPerTrial(store, trials: 9)
-    #expect(c.log.contains("late result recorded as duplicate"), "\(c.log)")
+    // The frozen worker's late result is verified and kept when its trial has no result yet
+    // (the replacement is cancelled), else recorded as a duplicate: never a second result.
     let frozen = try store.status(sweepID: nil).workers.first { $0.worker == "frozen" }
-    #expect((frozen?.duplicates ?? 0) >= 1)
+    #expect((frozen?.duplicates ?? 0) + (frozen?.committed ?? 0) >= 1, "\(c.log)")
   }
 
   @Test func restartedCoordinatorResumesWithoutRecomputing() throws {

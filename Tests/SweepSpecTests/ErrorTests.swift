@@ -359,6 +359,75 @@ import Testing
         """, line: 5, key: "timeout", message: "did you mean 'trialTimeout'?")
   }
 
+  @Test func retriesHaveAnUpperBound() throws {
+    // Int.max used to load and then overflow at run time (retries + 1 attempts).
+    try fx.expectError(
+      header + """
+        grid: {width: [8]}
+        run:
+          trialTimeout: 60
+          retries: 9223372036854775807
+        """, line: 7, key: "retries",
+      message: "retries must be at most 100, got 9223372036854775807")
+    try fx.expectError(
+      header + """
+        grid: {width: [8]}
+        run: {retries: 101}
+        """, line: 5, key: "retries", message: "retries must be at most 100, got 101")
+    try fx.expectError(
+      header + """
+        grid: {width: [8]}
+        run: {retries: 9223372036854775808}
+        """, line: 5, key: "retries", message: "expected an integer")
+  }
+
+  @Test func trialTimeoutMustBePositive() throws {
+    try fx.expectError(
+      header + """
+        grid: {width: [8]}
+        run: {trialTimeout: 0}
+        """, line: 5, key: "trialTimeout", message: "trialTimeout must be > 0 seconds, got 0")
+    try fx.expectError(
+      header + """
+        grid: {width: [8]}
+        run:
+          trialTimeout: -5
+        """, line: 6, key: "trialTimeout", message: "trialTimeout must be > 0 seconds, got -5")
+  }
+
+  @Test func trialTimeoutMustBeFinite() throws {
+    for text in [".inf", "-.inf", ".nan", "1e400"] {
+      try fx.expectError(
+        header + """
+          grid: {width: [8]}
+          run: {trialTimeout: \(text)}
+          """, line: 5, key: "trialTimeout", message: "expected a finite decimal number")
+    }
+  }
+
+  @Test func trialTimeoutHasAnUpperBound() throws {
+    try fx.expectError(
+      header + """
+        grid: {width: [8]}
+        run: {trialTimeout: 2592001}
+        """, line: 5, key: "trialTimeout",
+      message: "trialTimeout must be at most 2592000 seconds (30 days), got 2592001")
+    try fx.expectError(
+      header + """
+        grid: {width: [8]}
+        run: {trialTimeout: 1e300}
+        """, line: 5, key: "trialTimeout", message: "trialTimeout must be at most 2592000 seconds")
+  }
+
+  @Test func runSettingsBoundsThemselvesLoad() throws {
+    let high = try fx.load(
+      "high.yaml", header + "grid: {width: [8]}\nrun: {retries: 100, trialTimeout: 2592000}\n")
+    #expect(high.settings == SweepSettings(retries: 100, trialTimeout: 2_592_000))
+    let low = try fx.load(
+      "low.yaml", header + "grid: {width: [8]}\nrun: {retries: 0, trialTimeout: 0.001}\n")
+    #expect(low.settings == SweepSettings(retries: 0, trialTimeout: 0.001))
+  }
+
   @Test func topLevelMustBeAMapping() throws {
     try fx.expectError("- 1\n- 2\n", line: 1, key: nil, message: "must be a mapping")
     try fx.expectError("# only a comment\n", line: 1, key: nil, message: "the file is empty")

@@ -24,14 +24,17 @@ enum Fixtures {
     toolVersion: "0.1.0-test", gitCommit: "abc123", host: "testhost",
     datasetHashes: ["synthetic": "00ff"], blas: "OpenBLAS 0.3 (test)")
 
-  /// A complete result; `testAccuracy` tells results apart.
+  /// A complete, valid result (`validationProblems()` is empty); `testAccuracy` tells results
+  /// apart. The history spreads `historyPoints` evaluations over the 400 iterations.
   static func result(
     for trial: PlannedTrial, testAccuracy: Double = 0.9, stop: StopReason = .reachedTarget,
     historyPoints: Int = 5
   ) -> TrialResult {
+    let steps = max(historyPoints - 1, 1)
     let history = (0..<historyPoints).map { i in
       EvalPoint(
-        iteration: i * 100, trainLoss: 1.0 / Double(i + 1), trainAccuracy: 0.5 + 0.01 * Double(i),
+        iteration: i * 400 / steps, trainLoss: 1.0 / Double(i + 1),
+        trainAccuracy: 0.5 + 0.04 * Double(i) / Double(steps),
         testLoss: 1.1 / Double(i + 1),
         testAccuracy: testAccuracy - 0.001 * Double(historyPoints - 1 - i))
     }

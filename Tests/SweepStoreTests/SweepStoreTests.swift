@@ -9,7 +9,8 @@ import Testing
   @Test func emptyFileIsMigratedAndOpensTwice() throws {
     let path = try Fixtures.storePath()
     let a = try SweepStore(path: path)
-    let b = try SweepStore(path: path)
+    // A second writer must opt out of the writer lock (see WriterLockTests).
+    let b = try SweepStore(path: path, exclusive: false)
     #expect(try a.sweeps().isEmpty)
     #expect(try b.status(sweepID: nil).total == 0)
     let r = try SweepStore(readOnlyPath: path)
@@ -119,19 +120,14 @@ import Testing
     let t = Fixtures.trial(seed: 7)
     _ = try store.beginSweep(
       name: "s", description: "d", text: "x", trials: [t], provenance: Fixtures.provenance)
-    var result = Fixtures.result(for: t)
-    result.training.history[0].trainLoss = .nan
-    result.training.history[1].testLoss = .infinity
+    let result = Fixtures.result(for: t)
     try store.attemptStarted(trial: t.id, attempt: 1, worker: "w", host: "h", at: Date())
     #expect(
       try store.commit(trial: t.id, attempt: 1, worker: "w", result: result, at: Date())
         == .committed)
     let row = try #require(try store.rows(sweepID: nil).first)
     let stored = try #require(row.result)
-    #expect(stored.training.history[0].trainLoss.isNaN)
-    for i in stored.training.history.indices.dropFirst() {
-      #expect(stored.training.history[i] == result.training.history[i])
-    }
+    #expect(stored.training == result.training)
     #expect(stored.compression == result.compression)
     #expect(stored.config == result.config)
     let q = try DatabaseQueue(path: path)
@@ -151,6 +147,29 @@ import Testing
     #expect(try flat.decode(String.self, atIndex: 4) == "reached_target")
     #expect(try flat.decode(Int.self, atIndex: 5) == 64)
     #expect(try flat.decode(Double.self, atIndex: 6) == 1.75)
+  }
+
+  /// Non-finite losses are only possible in a diverged run (any other result with them is
+  /// refused, see RefusalTests); the store keeps them through JSON ("nan", "inf").
+  @Test func divergedResultKeepsNonFiniteLosses() throws {
+    let store = try SweepStore(path: Fixtures.storePath())
+    let t = Fixtures.trial(seed: 8)
+    _ = try store.beginSweep(
+      name: "s", description: "d", text: "x", trials: [t], provenance: Fixtures.provenance)
+    var result = Fixtures.result(for: t, stop: .diverged)
+    result.training.history[3].trainLoss = .nan
+    result.training.history[4].testLoss = .infinity
+    result.training.final = result.training.history.last
+    try store.attemptStarted(trial: t.id, attempt: 1, worker: "w", host: "h", at: Date())
+    #expect(
+      try store.commit(trial: t.id, attempt: 1, worker: "w", result: result, at: Date())
+        == .committed)
+    let stored = try #require(try store.rows(sweepID: nil).first?.result)
+    #expect(stored.training.history[3].trainLoss.isNaN)
+    #expect(stored.training.history[4].testLoss == .infinity)
+    #expect(stored.training.final?.testLoss == .infinity)
+    for i in 0..<3 { #expect(stored.training.history[i] == result.training.history[i]) }
+    #expect(try store.verify().isEmpty)
   }
 
   @Test func divergedResultGivesDivergedState() throws {

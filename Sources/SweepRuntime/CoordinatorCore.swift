@@ -1,0 +1,304 @@
+import Foundation
+import Logging
+import SweepSpec
+import SweepWire
+import TailNet
+
+/// What became of a send.
+public enum SendStatus: Sendable, Equatable {
+  /// Queued for the peer.
+  case sent
+  /// The peer is not connected (ROUTER_MANDATORY).
+  case unreachable
+  /// The peer's queue is full; the message was dropped (heartbeats and resends repair).
+  case queueFull
+}
+
+/// The coordinator's side of the transport seam: messages to workers by identity. The ZeroMQ
+/// ROUTER (`ZMQRouterTransport`) and the in-memory network of the runtime tests implement it.
+public protocol CoordinatorTransport: AnyObject {
+  /// Sends the frames of one message (without the identity frame) to `worker`.
+  func send(_ frames: [[UInt8]], to worker: WorkerID) throws -> SendStatus
+}
+
+/// The worker's side of the transport seam: one connection to the coordinator.
+public protocol WorkerTransport: AnyObject {
+  /// Sends the frames of one message to the coordinator.
+  func send(_ frames: [[UInt8]]) throws -> SendStatus
+  /// Drops the connection and connects again (a fresh registration follows).
+  func reconnect() throws
+}
+
+/// Where the coordinator records attempts and results durably (the store, single writer). A
+/// method that throws means the store cannot take writes: the coordinator stops handing out
+/// work, acknowledges nothing more, and tells workers to hold their results.
+public protocol CoordinatorLedger: AnyObject {
+  /// A lease was handed out.
+  func started(_ lease: Lease, worker: String, host: String) throws
+  /// A lease ended without becoming the trial's result.
+  func ended(_ lease: Lease, outcome: AttemptOutcome, error: String?) throws
+  /// The result of a lease (durable when this returns); true if it became the trial's result.
+  func commit(_ lease: Lease, worker: String, host: String, result: TrialResult) throws -> Bool
+  /// The trial gave up after its retry cap.
+  func failed(_ trial: TrialID, error: String) throws
+}
+
+/// One trial the coordinator serves.
+public struct CoordinatorTrial: Sendable {
+  /// The trial id.
+  public var id: TrialID
+  /// Its configuration (sent with `assign`).
+  public var config: TrialConfig
+  /// Relative cost: larger first.
+  public var cost: Double
+  /// Attempts already in the store.
+  public var previousAttempts: Int
+  /// Creates a trial entry.
+  public init(id: TrialID, config: TrialConfig, cost: Double, previousAttempts: Int) {
+    self.id = id
+    self.config = config
+    self.cost = cost
+    self.previousAttempts = previousAttempts
+  }
+}
+
+/// What a coordinator run did.
+public struct CoordinatorSummary: Sendable, Equatable {
+  /// Results committed in this run.
+  public var committed = 0
+  /// Late or repeated results recorded as duplicates.
+  public var duplicates = 0
+  /// Results refused (invalid numbers, wrong work, wrong data, too large).
+  public var refused = 0
+  /// Trials failed after the retry cap.
+  public var failed = 0
+  /// Committed results whose training diverged.
+  public var diverged = 0
+  /// Trials still without a result (interrupted runs).
+  public var remaining = 0
+  /// Whether a stop signal ended the run.
+  public var interrupted = false
+  /// Why the store stopped taking writes, if it did (the run stopped there).
+  public var storeFailure: String?
+  /// Why local workers could not be kept running, if that stopped the run.
+  public var workersExhausted: String?
+  /// Seconds from the first assignment to the end.
+  public var seconds = 0.0
+}
+
+/// The coordinator without I/O of its own: decodes frames, feeds the scheduler, performs its
+/// actions on a ledger and a transport. `CoordinatorLoop` drives it with a ZeroMQ ROUTER and
+/// the real clock; the runtime tests drive it with an in-memory network and a fake clock.
+public final class CoordinatorCore {
+  /// The scheduler (read it for progress).
+  public private(set) var scheduler: Scheduler
+  let ledger: CoordinatorLedger
+  let transport: CoordinatorTransport
+  let logger: Logger
+  let configs: [TrialID: TrialConfig]
+  var hosts: [WorkerID: String] = [:]
+  var followUps: [SchedulerEvent] = []
+  /// What this run did so far.
+  public private(set) var summary = CoordinatorSummary()
+  /// Whether the scheduler said `finished` (or the store failed).
+  public private(set) var finished = false
+
+  /// A coordinator for `trials` under `settings`.
+  public init(
+    trials: [CoordinatorTrial], settings: SchedulerSettings, ledger: CoordinatorLedger,
+    transport: CoordinatorTransport, logger: Logger
+  ) {
+    self.scheduler = Scheduler(
+      trials: trials.map {
+        SchedulerTrial(
+          id: $0.id, cost: $0.cost, previousAttempts: $0.previousAttempts, config: $0.config)
+      }, settings: settings)
+    var c: [TrialID: TrialConfig] = [:]
+    for t in trials { c[t.id] = t.config }
+    self.configs = c
+    self.ledger = ledger
+    self.transport = transport
+    self.logger = logger
+  }
+
+  /// One message from `worker` (frames without the identity frame), arrived at `now`.
+  public func receive(_ frames: [[UInt8]], from worker: WorkerID, now: Double) {
+    guard !finished else { return }
+    let event: SchedulerEvent
+    do {
+      switch try WireCodec.decode(frames) {
+      case .ready(let b):
+        hosts[worker] = b.host
+        event = .ready(worker, b)
+      case .heartbeat(let st): event = .heartbeat(worker, st)
+      case .progress(let b): event = .progress(worker, b)
+      case .result(let b): event = .result(worker, b)
+      case let other:
+        logger.warning(
+          "dropped message meant for a worker",
+          metadata: ["worker.id": "\(worker)", "kind": "\(other.kind)"])
+        return
+      }
+    } catch {
+      logger.warning(
+        "dropped undecodable message", metadata: ["worker.id": "\(worker)", "error": "\(error)"])
+      switch error {
+      case .bodyTooLarge(.result, let size, _):
+        let lease = frames.count == 3 ? WireCodec.leaseHint(ofResultBody: frames[2]) : nil
+        handle(.oversizedResult(worker, lease, size: size), now: now)
+      case .unsupportedVersion(let got, _):
+        // Answer in the peer's own framing so that it can read why and exit.
+        let body = RejectBody(code: .unsupportedVersion, message: error.description)
+        _ = try? transport.send(WireCodec.encodeReject(body, version: got), to: worker)
+      default:
+        _ = try? transport.send(
+          WireCodec.encode(.reject(RejectBody(code: error.rejectCode, message: error.description))),
+          to: worker)
+      }
+      return
+    }
+    handle(event, now: now)
+  }
+
+  /// Time passed; `drained`: every message that arrived by `now` was handled.
+  public func tick(now: Double, drained: Bool) { handle(.tick(drained: drained), now: now) }
+
+  /// A local worker process exited.
+  public func workerExited(_ worker: WorkerID, reason: String, now: Double) {
+    handle(.workerExited(worker, reason: reason), now: now)
+  }
+
+  /// Stop now: end attempts in flight, tell workers to exit.
+  public func shutdown(reason: String, now: Double) {
+    handle(.shutdown(reason: reason), now: now)
+  }
+
+  func handle(_ event: SchedulerEvent, now: Double) {
+    guard !finished else { return }
+    perform(scheduler.handle(event, now: now), now: now)
+    while !followUps.isEmpty && !finished {
+      let next = followUps.removeFirst()
+      perform(scheduler.handle(next, now: now), now: now)
+    }
+  }
+
+  func send(_ message: WireMessage, to w: WorkerID) {
+    let status: SendStatus
+    do { status = try transport.send(WireCodec.encode(message), to: w) } catch {
+      logger.warning("send failed", metadata: ["worker.id": "\(w)", "error": "\(error)"])
+      return
+    }
+    switch status {
+    case .sent: break
+    case .unreachable:
+      logger.debug(
+        "worker unreachable", metadata: ["worker.id": "\(w)", "kind": "\(message.kind)"])
+      if message.kind == .assign { followUps.append(.workerExited(w, reason: "not connected")) }
+    case .queueFull:
+      logger.warning("send queue full; message dropped", metadata: ["worker.id": "\(w)"])
+    }
+  }
+
+  /// Performs `actions` in order. A ledger failure stops here: nothing after it (no ack) is
+  /// performed, and the scheduler is told that the store failed.
+  func perform(_ actions: [SchedulerAction], now: Double) {
+    for action in actions {
+      do {
+        try perform(action, now: now)
+      } catch {
+        let reason = "\(error)"
+        summary.storeFailure = reason
+        logger.critical("the store cannot take writes; stopping", metadata: ["error": "\(reason)"])
+        followUps = []
+        let stop = scheduler.handle(
+          .storeFailed(reason: "the coordinator's store failed: \(reason)"), now: now)
+        for a in stop {
+          if case .shutdown(let w, let r, let hold) = a {
+            send(.shutdown(ShutdownBody(reason: r, hold: hold)), to: w)
+          }
+        }
+        finished = true
+        return
+      }
+    }
+  }
+
+  func perform(_ action: SchedulerAction, now: Double) throws {
+    switch action {
+    case .assign(let lease, let w, let seq, let resend):
+      guard let config = configs[lease.trial] else { return }
+      if !resend {
+        try ledger.started(lease, worker: w.description, host: hosts[w] ?? "")
+        logger.debug(
+          "trial assigned",
+          metadata: [
+            "trial.id": "\(lease.trial.short)", "worker.id": "\(w)", "attempt": "\(lease.attempt)",
+          ])
+      }
+      send(
+        .assign(
+          AssignBody(
+            lease: lease, config: config, timeLimit: scheduler.settings.trialTimeout,
+            epoch: scheduler.settings.epoch, seq: seq)), to: w)
+    case .ack(let lease, let w):
+      send(.ack(lease), to: w)
+    case .commit(let lease, let w, let result):
+      if try ledger.commit(lease, worker: w.description, host: hosts[w] ?? "", result: result) {
+        summary.committed += 1
+        if result.training.stopReason == .diverged { summary.diverged += 1 }
+        logger.debug(
+          "result committed",
+          metadata: [
+            "trial.id": "\(lease.trial.short)", "worker.id": "\(w)", "attempt": "\(lease.attempt)",
+          ])
+      } else {
+        summary.duplicates += 1
+        logger.info(
+          "result was a duplicate in the store",
+          metadata: ["trial.id": "\(lease.trial.short)", "worker.id": "\(w)"])
+      }
+    case .endAttempt(let lease, let w, let outcome, let error):
+      if outcome == .duplicate { summary.duplicates += 1 }
+      logger.notice(
+        outcome == .duplicate
+          ? "late result recorded as duplicate" : "attempt ended without result",
+        metadata: [
+          "trial.id": "\(lease.trial.short)", "worker.id": "\(w)", "attempt": "\(lease.attempt)",
+          "outcome": "\(outcome.rawValue)", "error": "\(error)",
+        ])
+      try ledger.ended(lease, outcome: outcome, error: error)
+    case .requeue(let trial, let reason):
+      logger.debug(
+        "trial requeued", metadata: ["trial.id": "\(trial.short)", "reason": "\(reason)"])
+    case .fail(let trial, let error):
+      summary.failed += 1
+      logger.error("trial failed", metadata: ["trial.id": "\(trial.short)", "error": "\(error)"])
+      try ledger.failed(trial, error: error)
+    case .cancel(let lease, let w):
+      send(.cancel(lease), to: w)
+    case .heartbeat(let w):
+      send(.heartbeat(nil), to: w)
+    case .reject(let w, let body):
+      if body.code != .unknownWorker {
+        summary.refused += body.lease == nil ? 0 : 1
+        logger.error(
+          "refused",
+          metadata: [
+            "worker.id": "\(w)", "code": "\(body.code.rawValue)", "reason": "\(body.message)",
+          ])
+      }
+      send(.reject(body), to: w)
+    case .workerLost(let w, let reason):
+      logger.warning(
+        "worker declared dead", metadata: ["worker.id": "\(w)", "reason": "\(reason)"])
+    case .quarantined(let w, let until, let reason):
+      logger.warning(
+        "worker quarantined",
+        metadata: ["worker.id": "\(w)", "reason": "\(reason)", "for.s": "\(Int(until - now))"])
+    case .shutdown(let w, let reason, let hold):
+      send(.shutdown(ShutdownBody(reason: reason, hold: hold)), to: w)
+    case .finished:
+      finished = true
+    }
+  }
+}

@@ -1,0 +1,373 @@
+import Foundation
+import Logging
+import SweepRuntime
+import SweepSpec
+import SweepWire
+import TailNet
+
+// Fixtures and an in-process cluster: one CoordinatorCore and several WorkerMachines over an
+// in-memory network, with a fake clock. Written once, used by the runtime tests and the
+// model-based property test.
+
+/// `n` distinct, real trial configurations (synthetic data) and their real ids.
+public func sampleTrials(_ n: Int) -> [CoordinatorTrial] {
+  (0..<n).map { i in
+    let config = TrialConfig(
+      dataset: DatasetSpec(name: "synthetic", trainSize: 100, testSize: 50), width: 8 + i,
+      eta: 0.1, batchSize: 10, maxIterations: 100)
+    return CoordinatorTrial(
+      id: TrialID(config: config), config: config, cost: Double(n - i), previousAttempts: 0)
+  }
+}
+
+/// The data-set hash the simulated workers report (and the coordinator expects).
+public let simulatedDataHash = String(repeating: "ab", count: 32)
+
+/// A valid, deterministic result for `config` (what a bit-reproducible trial returns).
+public func simulatedResult(_ config: TrialConfig, dataHash: String = simulatedDataHash)
+  -> TrialResult
+{
+  let acc = 0.5 + Double(config.width % 40) / 100
+  let eval = EvalPoint(
+    iteration: 100, trainLoss: 0.5, trainAccuracy: acc, testLoss: 0.6, testAccuracy: acc - 0.05)
+  return TrialResult(
+    config: config,
+    training: TrainingSummary(
+      stopReason: .maxIterations, iterations: 100, wallSeconds: 1.5, final: eval,
+      history: [eval]),
+    compression: nil, datasetHash: dataHash)
+}
+
+/// A logger that drops everything (tests assert on state, not on log lines).
+public func quietLogger() -> Logger {
+  var l = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+  l.logLevel = .critical
+  return l
+}
+
+/// The store as a dictionary, with the store's rules: one result per trial, attempts closed
+/// once, failures recorded. It can be told to fail (disk full) and records every violation.
+public final class InMemoryLedger: CoordinatorLedger {
+  public struct Attempt: Hashable, Sendable {
+    public var worker: String
+    public var outcome: AttemptOutcome?
+  }
+  public private(set) var results: [TrialID: (lease: Lease, worker: String, result: TrialResult)] =
+    [:]
+  public private(set) var attempts: [Lease: Attempt] = [:]
+  public private(set) var failedTrials: [TrialID: String] = [:]
+  /// Commits asked for a trial that already had a result (the coordinator should never).
+  public private(set) var doubleCommits: [TrialID] = []
+  /// Attempt rows started twice (a reused attempt number).
+  public private(set) var reusedAttempts: [Lease] = []
+  /// Every lease handed out, in order.
+  public private(set) var startedLeases: [Lease] = []
+  /// When set, every write throws this (the store is full).
+  public var failure: String?
+  public init() {}
+
+  struct Unavailable: Error, CustomStringConvertible {
+    var description: String
+  }
+
+  func check() throws {
+    if let failure { throw Unavailable(description: failure) }
+  }
+
+  public func started(_ lease: Lease, worker: String, host: String) throws {
+    try check()
+    if attempts[lease] != nil { reusedAttempts.append(lease) }
+    attempts[lease] = Attempt(worker: worker, outcome: nil)
+    startedLeases.append(lease)
+  }
+  public func ended(_ lease: Lease, outcome: AttemptOutcome, error: String?) throws {
+    try check()
+    if attempts[lease]?.outcome == nil {
+      attempts[lease] = Attempt(worker: attempts[lease]?.worker ?? "", outcome: outcome)
+    }
+  }
+  public func commit(_ lease: Lease, worker: String, host: String, result: TrialResult) throws
+    -> Bool
+  {
+    try check()
+    if results[lease.trial] != nil {
+      doubleCommits.append(lease.trial)
+      return false
+    }
+    results[lease.trial] = (lease, worker, result)
+    attempts[lease] = Attempt(worker: worker, outcome: .committed)
+    failedTrials[lease.trial] = nil
+    return true
+  }
+  public func failed(_ trial: TrialID, error: String) throws {
+    try check()
+    if results[trial] == nil { failedTrials[trial] = error }
+  }
+  /// What a restarted coordinator's store does first: attempts still open become `lost`.
+  public func recoverInterrupted() {
+    for (l, a) in attempts where a.outcome == nil {
+      attempts[l] = Attempt(worker: a.worker, outcome: .lost)
+    }
+  }
+  /// Attempts recorded per trial (what a resumed run continues after).
+  public func attemptCount(_ trial: TrialID) -> Int {
+    attempts.keys.filter { $0.trial == trial }.map(\.attempt).max() ?? 0
+  }
+}
+
+/// A deterministic random source (SplitMix64) for fault schedules.
+public struct SimRandom {
+  var state: UInt64
+  public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+  public mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+  /// Uniform in [0, 1).
+  public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+  /// Uniform in 0..<n.
+  public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
+  /// True with probability p.
+  public mutating func chance(_ p: Double) -> Bool { unit() < p }
+}
+
+/// One simulated worker process: its machine, its trials (each finishes `trialSeconds` after
+/// it starts, with the deterministic result), and what it saw acknowledged.
+public final class SimWorker {
+  public let id: WorkerID
+  public var machine: WorkerMachine
+  /// Lease → fake time at which it finishes.
+  public var computing: [Lease: (finishAt: Double, config: TrialConfig, cancelled: Bool)] = [:]
+  /// Trials whose real result this worker saw acknowledged (the store must have them).
+  public var acknowledged: Set<TrialID> = []
+  /// Results sent and not acknowledged yet, by lease (to know which acks are for results).
+  var sentResults: [Lease: Bool] = [:]
+  public var stopped: WorkerStop?
+  public var frozen = false
+  /// Connection generation: messages of an older connection are dropped.
+  public var connection = 0
+  public var dataHash = simulatedDataHash
+  public var corruptResults = false
+  /// Seconds this worker's trials take (nil: the cluster's `trialSeconds`).
+  public var trialSeconds: Double?
+
+  public init(id: WorkerID, settings: WorkerSettings) {
+    self.id = id
+    self.machine = WorkerMachine(settings: settings)
+  }
+}
+
+/// A message in flight.
+public struct InFlight {
+  public var from: WorkerID
+  public var connection: Int
+  public var frames: [[UInt8]]
+  public var toCoordinator: Bool
+  public var deliverAt: Double
+}
+
+/// One coordinator (restartable) and several workers on an in-memory network with a fake clock.
+/// Faults are applied by the test through the public knobs.
+public final class SimCluster: CoordinatorTransport {
+  public var now = 0.0
+  public let trials: [CoordinatorTrial]
+  public var settings: SchedulerSettings
+  public let ledger = InMemoryLedger()
+  public private(set) var coordinator: CoordinatorCore!
+  public var workers: [WorkerID: SimWorker] = [:]
+  public var inFlight: [InFlight] = []
+  public var trialSeconds = 3.0
+  /// Network faults (probabilities per message).
+  public var loss = 0.0
+  public var duplication = 0.0
+  public var maxDelay = 0.05
+  public var random: SimRandom
+  var epochs: UInt64 = 1
+  public private(set) var restarts = 0
+
+  public init(trials: Int, settings: SchedulerSettings? = nil, seed: UInt64 = 1) {
+    self.trials = sampleTrials(trials)
+    var s =
+      settings
+      ?? SchedulerSettings(heartbeatInterval: 1, liveness: 3, maxAttempts: 20, trialTimeout: 60)
+    s.datasetHashes = ["synthetic": simulatedDataHash]
+    self.settings = s
+    self.random = SimRandom(seed: seed)
+    startCoordinator()
+  }
+
+  /// Starts (or restarts) the coordinator on the ledger's state: trials without a result, attempt
+  /// numbers continuing after the recorded ones, a new epoch. Messages in flight to the old
+  /// one are lost with it.
+  public func startCoordinator() {
+    epochs += 1
+    settings.epoch = epochs
+    ledger.recoverInterrupted()
+    let remaining = trials.filter { ledger.results[$0.id] == nil }.map { t -> CoordinatorTrial in
+      var t = t
+      t.previousAttempts = ledger.attemptCount(t.id)
+      return t
+    }
+    inFlight.removeAll { $0.toCoordinator }
+    coordinator = CoordinatorCore(
+      trials: remaining, settings: settings, ledger: ledger, transport: self,
+      logger: quietLogger())
+    coordinator.tick(now: now, drained: true)
+  }
+
+  /// Kills the coordinator (nothing it had not sent yet leaves) and starts a new one.
+  public func restartCoordinator() {
+    restarts += 1
+    startCoordinator()
+  }
+
+  /// Adds a worker and registers it.
+  @discardableResult
+  public func addWorker(_ name: String, slots: Int = 1) -> SimWorker {
+    var s = WorkerSettings(
+      heartbeatInterval: settings.heartbeatInterval, liveness: settings.liveness,
+      coordinatorTimeout: 1e9, host: "host-\(name)", pid: 1)
+    s.slots = slots
+    let w = SimWorker(id: WorkerID(name), settings: s)
+    workers[w.id] = w
+    perform(w, w.machine.start(now: now))
+    return w
+  }
+
+  // CoordinatorTransport
+  public func send(_ frames: [[UInt8]], to worker: WorkerID) throws -> SendStatus {
+    guard let w = workers[worker], w.stopped == nil else { return .unreachable }
+    enqueue(
+      InFlight(
+        from: worker, connection: w.connection, frames: frames, toCoordinator: false, deliverAt: now
+      ))
+    return .sent
+  }
+
+  func enqueue(_ m: InFlight) {
+    if random.chance(loss) { return }
+    var m = m
+    m.deliverAt = now + random.unit() * maxDelay
+    inFlight.append(m)
+    if random.chance(duplication) {
+      m.deliverAt = now + random.unit() * maxDelay
+      inFlight.append(m)
+    }
+  }
+
+  func perform(_ w: SimWorker, _ actions: [WorkerAction]) {
+    for a in actions {
+      switch a {
+      case .send(let m):
+        if case .result(let body) = m, body.result != nil,
+          body.result?.training.stopReason != .cancelled
+        {
+          w.sentResults[body.lease] = true
+        }
+        enqueue(
+          InFlight(
+            from: w.id, connection: w.connection, frames: WireCodec.encode(m), toCoordinator: true,
+            deliverAt: now))
+      case .run(let body):
+        w.computing[body.lease] = (now + (w.trialSeconds ?? trialSeconds), body.config, false)
+      case .cancel(let l):
+        w.computing[l]?.cancelled = true
+      case .reconnect:
+        w.connection += 1
+      case .log: break
+      case .exit(let stop):
+        w.stopped = stop
+      }
+    }
+  }
+
+  /// Kills worker `id` (its unacknowledged results die with it).
+  public func kill(_ id: WorkerID, reportExit: Bool) {
+    workers[id]?.stopped = .shutdown
+    workers[id] = nil
+    inFlight.removeAll { $0.from == id }
+    if reportExit { coordinator.workerExited(id, reason: "killed", now: now) }
+  }
+
+  /// Advances the fake clock by `dt`, delivering due messages and running every party.
+  public func step(_ dt: Double = 0.1) {
+    now += dt
+    var due: [InFlight] = []
+    inFlight.removeAll { m in
+      if m.deliverAt <= now {
+        due.append(m)
+        return true
+      }
+      return false
+    }
+    // Reordering: messages due in the same step are delivered in random order.
+    if maxDelay > 0 {
+      for i in due.indices.reversed() where i > 0 {
+        due.swapAt(i, random.below(i + 1))
+      }
+    }
+    for m in due {
+      if m.toCoordinator {
+        guard let w = workers[m.from], w.connection == m.connection || random.chance(0.5) else {
+          continue
+        }
+        coordinator.receive(m.frames, from: m.from, now: now)
+      } else {
+        guard let w = workers[m.from], w.stopped == nil, !w.frozen, m.connection == w.connection
+        else { continue }
+        if case .ack(let l)? = try? WireCodec.decode(m.frames), w.sentResults[l] == true {
+          w.acknowledged.insert(l.trial)
+          w.sentResults[l] = nil
+        }
+        perform(w, w.machine.receive(m.frames, now: now))
+      }
+    }
+    for w in workers.values.sorted(by: { $0.id < $1.id }) where w.stopped == nil && !w.frozen {
+      for (l, c) in w.computing.sorted(by: { $0.key.trial < $1.key.trial })
+      where c.finishAt <= now || c.cancelled {
+        w.computing[l] = nil
+        var result = simulatedResult(c.config, dataHash: w.dataHash)
+        if c.cancelled { result.training.stopReason = .cancelled }
+        if w.corruptResults { result.training.wallSeconds = .nan }
+        perform(w, w.machine.finished(ResultBody(lease: l, result: result, error: nil), now: now))
+      }
+      perform(w, w.machine.tick(now: now))
+    }
+    coordinator.tick(now: now, drained: true)
+  }
+
+  /// Steps until `done()` or `seconds` of fake time pass; returns whether `done()` held.
+  @discardableResult
+  public func run(for seconds: Double, until done: () -> Bool = { false }) -> Bool {
+    let end = now + seconds
+    while now < end {
+      if done() { return true }
+      step()
+    }
+    return done()
+  }
+
+  /// Every trial has a result or failed.
+  public var allSettled: Bool {
+    trials.allSatisfy { ledger.results[$0.id] != nil || ledger.failedTrials[$0.id] != nil }
+  }
+
+  /// The invariants that must hold after every step; returns the violations.
+  public func violations() -> [String] {
+    var out: [String] = []
+    if !ledger.doubleCommits.isEmpty { out.append("double commits: \(ledger.doubleCommits)") }
+    if !ledger.reusedAttempts.isEmpty { out.append("reused attempts: \(ledger.reusedAttempts)") }
+    for (id, r) in ledger.results where TrialID(config: r.result.config) != id {
+      out.append("stored result of \(id.short) has another config")
+    }
+    for w in workers.values {
+      for t in w.acknowledged where ledger.results[t] == nil {
+        out.append("worker \(w.id) saw \(t.short) acknowledged but the store lacks it")
+      }
+    }
+    return out
+  }
+}
