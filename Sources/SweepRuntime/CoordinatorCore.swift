@@ -193,7 +193,7 @@ public final class CoordinatorCore {
     case .unreachable:
       logger.debug(
         "worker unreachable", metadata: ["worker.id": "\(w)", "kind": "\(message.kind)"])
-      if message.kind == .assign { followUps.append(.workerExited(w, reason: "not connected")) }
+      if case .assign(let body) = message { followUps.append(.undelivered(w, body.lease)) }
     case .queueFull:
       logger.warning("send queue full; message dropped", metadata: ["worker.id": "\(w)"])
     }

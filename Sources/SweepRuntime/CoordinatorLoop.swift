@@ -169,7 +169,10 @@ public final class CoordinatorLoop {
             break
           }
           n += 1
-          guard let id = frames.first, !id.isEmpty else { continue }
+          // Routing ids starting with a zero byte are libzmq's own: it gives one to a connection
+          // that another connection with the same id replaced (ROUTER_HANDOVER). Workers always
+          // set theirs, so what still arrives on such a connection is stale.
+          guard let id = frames.first, let first = id.first, first != 0 else { continue }
           c.receive(Array(frames.dropFirst()), from: WorkerID(raw: id), now: monotonicSeconds())
         }
       }

@@ -70,6 +70,9 @@ public enum SchedulerEvent: Hashable, Sendable {
   case oversizedResult(WorkerID, Lease?, size: Int)
   /// The local supervisor saw the worker's process exit.
   case workerExited(WorkerID, reason: String)
+  /// The assignment of `Lease` could not be sent: the worker is not connected (it left, or
+  /// libzmq replaced its connection). The lease never ran, so it uses up no attempt.
+  case undelivered(WorkerID, Lease)
   /// Time passed (call at least every heartbeat interval). `drained`: every message that had
   /// arrived by `now` has been handled; only then can silence declare a worker dead, so a
   /// coordinator that falls behind never mistakes its own backlog for dead workers.
@@ -324,6 +327,20 @@ public struct Scheduler: Sendable {
       if workers[w] != nil {
         drop(w, outcome: .crashed, error: "worker process exited: \(reason)", now: now, into: &out)
         out.append(.workerLost(w, reason: reason))
+      }
+    case .undelivered(let w, let l):
+      if isCurrent(l, of: w) {
+        release(l, from: w)
+        trials[l.trial]?.attemptsThisRun -= 1
+        out.append(
+          .endAttempt(l, worker: w, .lost, error: "assignment not delivered: \(w) is not connected")
+        )
+        setStatus(l.trial, .pending)
+        out.append(.requeue(l.trial, reason: "assignment not delivered"))
+      }
+      if workers[w] != nil {
+        drop(w, outcome: .lost, error: "worker \(w) is not connected", now: now, into: &out)
+        out.append(.workerLost(w, reason: "not connected"))
       }
     case .tick(let drained):
       if drained { lastDrained = now }

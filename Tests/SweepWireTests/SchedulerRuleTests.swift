@@ -398,3 +398,25 @@ func timedOutLeaseOfAStuckWorkerIsNotHeldForever() {
   // Expected: the free worker b takes the timed-out trial (attempt 2).
   #expect(handedOut == [lease(tid(1), 2)])
 }
+
+// An assignment the transport could not deliver (the peer is no longer connected, e.g. a
+// connection libzmq replaced) never ran: it ends as lost and does not use up an attempt, so a
+// burst of phantom peers cannot fail a trial.
+@Test func undeliveredAssignmentsDoNotUseUpAttempts() {
+  var s = Scheduler(trials: [SchedulerTrial(id: tid(1), cost: 1)], settings: fast)
+  for n in 0..<10 {
+    let w = WorkerID("phantom-\(n)")
+    let out = s.handle(.ready(w, ready()), now: Double(n))
+    guard let l = out.assigns.first?.lease else {
+      Issue.record("no assignment at \(n)")
+      return
+    }
+    let lost = s.handle(.undelivered(w, l), now: Double(n))
+    #expect(lost.outcomes == [.lost])
+    #expect(lost.failures.isEmpty)
+    #expect(lost.lostWorkers == [w])
+    #expect(s.pendingTrials == [tid(1)])
+  }
+  let out = s.handle(.ready(b, ready()), now: 20)
+  #expect(out.assigns.map(\.lease.attempt) == [11])
+}
