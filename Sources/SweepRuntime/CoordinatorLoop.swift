@@ -47,7 +47,7 @@ final class ZMQRouterTransport: CoordinatorTransport {
 /// drives a `CoordinatorCore` with them and the real clock: poll → handle → perform. It is the
 /// single writer of the store.
 public final class CoordinatorLoop {
-  var options: CoordinatorOptions
+  let options: CoordinatorOptions
   let logger: Logger
   var ledger: CoordinatorLedger?
   let context: ZMQContext
@@ -74,14 +74,10 @@ public final class CoordinatorLoop {
     self.display = ProgressDisplay(style: options.progress, total: 0)
   }
 
-  /// The trials to serve and where to record them; `settings` replaces the scheduler settings
-  /// when given (e.g. data-set hashes learned after binding).
-  public func load(
-    trials: [CoordinatorTrial], ledger: CoordinatorLedger, settings: SchedulerSettings? = nil
-  ) {
+  /// The trials to serve and where to record them.
+  public func load(trials: [CoordinatorTrial], ledger: CoordinatorLedger) {
     self.trials = trials
     self.ledger = ledger
-    if let settings { options.scheduler = settings }
     display = ProgressDisplay(style: options.progress, total: trials.count)
   }
 
@@ -127,6 +123,15 @@ public final class CoordinatorLoop {
       workers: c.scheduler.liveWorkerCount, now: now, force: force)
   }
 
+  /// The worker a ROUTER message came from; nil for routing ids starting with a zero byte.
+  /// Those are libzmq's own: it gives one to a connection that a newer connection with the
+  /// same id replaced (ROUTER_HANDOVER). Workers always set theirs, so what still arrives on
+  /// such a connection is stale.
+  static func sender(of frames: [[UInt8]]) -> WorkerID? {
+    guard let id = frames.first, let first = id.first, first != 0 else { return nil }
+    return WorkerID(raw: id)
+  }
+
   /// Serves until every trial is done or failed, a stop signal, or a store failure; returns
   /// the summary.
   public func run() throws -> CoordinatorSummary {
@@ -169,11 +174,8 @@ public final class CoordinatorLoop {
             break
           }
           n += 1
-          // Routing ids starting with a zero byte are libzmq's own: it gives one to a connection
-          // that another connection with the same id replaced (ROUTER_HANDOVER). Workers always
-          // set theirs, so what still arrives on such a connection is stale.
-          guard let id = frames.first, let first = id.first, first != 0 else { continue }
-          c.receive(Array(frames.dropFirst()), from: WorkerID(raw: id), now: monotonicSeconds())
+          guard let w = Self.sender(of: frames) else { continue }
+          c.receive(Array(frames.dropFirst()), from: w, now: monotonicSeconds())
         }
       }
       var now = monotonicSeconds()
@@ -222,8 +224,7 @@ public final class CoordinatorLoop {
       if ev.count > 1, ev[1].contains(.readable) { try zap?.handlePending() }
       guard ev[0].contains(.readable) else { continue }
       while let frames = try r.receive(dontWait: true, maxFrames: 8) {
-        guard let id = frames.first, !id.isEmpty else { continue }
-        let w = WorkerID(raw: id)
+        guard let w = Self.sender(of: frames) else { continue }
         if told.insert(w).inserted {
           _ = try transport.send(
             WireCodec.encode(.shutdown(ShutdownBody(reason: "sweep finished"))), to: w)

@@ -96,6 +96,8 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
     maxAttempts: sweep.settings.retries + 1, trialTimeout: sweep.settings.trialTimeout)
   settings.nullTrials = o.nullTrials
   settings.epoch = UInt64.random(in: 1...UInt64.max)
+  let hashes = datasetHashes(sweep, dataDirectory: o.dataDirectory)
+  settings.datasetHashes = o.nullTrials ? [:] : hashes
   var options = CoordinatorOptions(endpoints: o.endpoints, scheduler: settings)
   options.serverKeys = o.serverKeys
   options.allowedKeys = o.allowedKeys
@@ -109,7 +111,7 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
   let folder = o.resultsDirectory.appendingPathComponent(sweep.name)
   try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
   let storePath = folder.appendingPathComponent(
-    o.nullTrials ? "null-trials.sqlite" : "sweep.sqlite"
+    o.nullTrials ? SweepStore.nullTrialsFileName : "sweep.sqlite"
   ).path
   let store: SweepStore
   do {
@@ -118,7 +120,6 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
     if case .locked = e { throw RuntimeError.storeInUse(e.description) }
     throw e
   }
-  let hashes = datasetHashes(sweep, dataDirectory: o.dataDirectory)
   let provenance = Provenance(
     toolVersion: "\(tailSweepVersion) (wire protocol \(wireProtocolVersion), "
       + "trial semantics \(trialSemanticsVersion))",
@@ -134,8 +135,7 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
     CoordinatorTrial(
       id: $0.id, config: $0.config, cost: $0.relativeCost, previousAttempts: previous[$0.id] ?? 0)
   }
-  settings.datasetHashes = o.nullTrials ? [:] : hashes
-  loop.load(trials: trials, ledger: StoreLedger(store: store), settings: settings)
+  loop.load(trials: trials, ledger: StoreLedger(store: store))
   log.info(
     "coordinator listening",
     metadata: [

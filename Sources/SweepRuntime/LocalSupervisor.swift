@@ -120,9 +120,12 @@ public final class LocalSupervisor {
       }
     }
     if restartExited && children.isEmpty && count > 0 {
+      let why =
+        restarts >= maxRestarts
+        ? "every local worker exited and the restart budget of \(maxRestarts) is used up"
+        : "every local worker exited by itself"
       report.exhausted =
-        "every local worker exited and the restart budget of \(maxRestarts) is used up "
-        + "(last: \(lastDeath ?? "unknown")); the sweep is resumable: fix the cause "
+        "\(why) (last: \(lastDeath ?? "unknown")); the sweep is resumable: fix the cause "
         + "(see the worker errors above) and run the same command again"
     }
     return report

@@ -80,7 +80,7 @@ public func isLoopbackEndpoint(_ endpoint: String) -> Bool {
 /// results are marked by `datasetHash == nullTrialMarker`, zero iterations and no evaluation,
 /// and `tailsweep run --null-trials` keeps them in `null-trials.sqlite`, never in
 /// `sweep.sqlite`.
-public let nullTrialMarker = SweepWire.nullTrialDatasetHash
+public let nullTrialMarker = TrialResult.nullTrialDatasetHash
 
 /// The well-formed, clearly marked result of a null trial.
 public func nullTrialResult(_ config: TrialConfig) -> TrialResult {

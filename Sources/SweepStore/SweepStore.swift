@@ -23,7 +23,7 @@ import TailNet
 public final class SweepStore: Sendable {
   /// The dataset hash that marks a null trial's result (the dispatch benchmark's
   /// `nullTrialResult`): not a measurement.
-  public static let nullTrialMarker = "null-trial"
+  public static let nullTrialMarker = TrialResult.nullTrialDatasetHash
   /// The file name of the store of null trials (`tailsweep run --null-trials`).
   public static let nullTrialsFileName = "null-trials.sqlite"
 
@@ -422,7 +422,7 @@ public final class SweepStore: Sendable {
     guard result.training.stopReason != .cancelled else {
       throw StoreError.cancelledResult(trial.short)
     }
-    if result.datasetHash == Self.nullTrialMarker && !acceptsNullResults {
+    if result.isNullTrial && !acceptsNullResults {
       throw StoreError.nullResult(path: path, trial: trial.short)
     }
     let resultTrial = TrialID(config: result.config)

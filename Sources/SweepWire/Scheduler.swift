@@ -191,6 +191,10 @@ public struct Scheduler: Sendable {
   var finishedAnnounced = false
   var lastDrained = -Double.infinity
   var counts = (running: 0, done: 0, failed: 0, held: 0)
+  /// Trials leased or held now (what `expire` looks at), and the held ones per worker: kept
+  /// by `setStatus`, so no event walks every trial.
+  var active: Set<TrialID> = []
+  var heldBy: [WorkerID: Set<TrialID>] = [:]
 
   /// A scheduler for `trials` (duplicates by id are ignored).
   public init(trials: [SchedulerTrial], settings: SchedulerSettings) {
@@ -403,8 +407,14 @@ public struct Scheduler: Sendable {
     guard let old = trials[id]?.status else { return }
     switch old {
     case .pending: queue.removeAll { $0 == id }
-    case .leased: counts.running -= 1
-    case .held: counts.held -= 1
+    case .leased:
+      counts.running -= 1
+      active.remove(id)
+    case .held(_, let w, _):
+      counts.held -= 1
+      active.remove(id)
+      heldBy[w]?.remove(id)
+      if heldBy[w]?.isEmpty == true { heldBy[w] = nil }
     case .done: counts.done -= 1
     case .failed: counts.failed -= 1
     }
@@ -413,8 +423,13 @@ public struct Scheduler: Sendable {
     case .pending:
       let i = queue.firstIndex { before(id, $0) } ?? queue.count
       queue.insert(id, at: i)
-    case .leased: counts.running += 1
-    case .held: counts.held += 1
+    case .leased:
+      counts.running += 1
+      active.insert(id)
+    case .held(_, let w, _):
+      counts.held += 1
+      active.insert(id)
+      heldBy[w, default: []].insert(id)
     case .done: counts.done += 1
     case .failed: counts.failed += 1
     }
@@ -474,8 +489,8 @@ public struct Scheduler: Sendable {
       }
     }
     // Trials held for this worker that it no longer reports go back to the queue.
-    for (id, t) in trials {
-      if case .held(let hl, let hw, _) = t.status, hw == w, !reported.contains(hl) {
+    for id in (heldBy[w] ?? []).sorted() {
+      if case .held(let hl, _, _)? = trials[id]?.status, !reported.contains(hl) {
         setStatus(id, .pending)
         out.append(.requeue(id, reason: "worker \(w) no longer computes \(hl)"))
       }
@@ -503,7 +518,7 @@ public struct Scheduler: Sendable {
 
   /// Why `result` cannot be committed for `lease` from `w`, as a reject; nil if it can.
   func refusal(_ result: TrialResult, lease: Lease, worker w: WorkerID) -> RejectBody? {
-    let isNull = result.datasetHash == nullTrialDatasetHash
+    let isNull = result.isNullTrial
     if isNull != settings.nullTrials {
       return RejectBody(
         code: .invalidResult,
@@ -519,7 +534,9 @@ public struct Scheduler: Sendable {
         message: "result of \(lease) refused: " + problems.prefix(5).joined(separator: "; "),
         lease: lease)
     }
-    if trials[lease.trial]?.config != nil {
+    // The trial's id is the hash of its config, so an equal config hashes to it: compare (cheap)
+    // and hash only to name what the worker ran.
+    if let expected = trials[lease.trial]?.config, result.config != expected {
       let id = TrialID(config: result.config)
       if id != lease.trial {
         return RejectBody(
@@ -591,7 +608,6 @@ public struct Scheduler: Sendable {
           .endAttempt(
             l, worker: w, .duplicate, error: "trial already committed (attempt \(attempt))"))
       }
-      if current { release(l, from: w) }
     case .pending, .leased, .held, .failed:
       // A verified result for a trial without one: keep it, whatever lease it came from.
       var commitLease = l
@@ -646,8 +662,8 @@ public struct Scheduler: Sendable {
       out.append(.endAttempt(l, worker: w, outcome, error: error))
       retryOrFail(l.trial, error: error, into: &out)
     }
-    for (id, t) in trials {
-      if case .held(_, let hw, _) = t.status, hw == w {
+    for id in (heldBy[w] ?? []).sorted() {
+      if trials[id] != nil {
         setStatus(id, .pending)
         out.append(.requeue(id, reason: "worker \(w) is gone"))
       }
@@ -670,7 +686,8 @@ public struct Scheduler: Sendable {
     }
     var expired: [(TrialID, Lease, WorkerID)] = []
     var heldTooLong: [(TrialID, Lease, WorkerID)] = []
-    for (id, t) in trials {
+    for id in active {
+      guard let t = trials[id] else { continue }
       if case .held(let l, let w, let since) = t.status, now - since > settings.trialTimeout {
         heldTooLong.append((id, l, w))
       }
@@ -768,9 +785,6 @@ public struct Scheduler: Sendable {
     out.append(.finished)
   }
 }
-
-/// `TrialResult.datasetHash` of a null trial (dispatch benchmark).
-public let nullTrialDatasetHash = "null-trial"
 
 func rounded(_ x: Double) -> String {
   let r = (x * 10).rounded() / 10

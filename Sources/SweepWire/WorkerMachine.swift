@@ -174,10 +174,7 @@ public struct WorkerMachine: Sendable {
     send(.result(checked), now: now, into: &out)
     startQueued(into: &out)
     send(
-      .ready(
-        ReadyBody(
-          fresh: false, host: settings.host, pid: settings.pid, slots: settings.slots,
-          nullTrials: settings.nullTrials, state: state)), now: now, into: &out)
+      ready(fresh: false), now: now, into: &out)
     return out
   }
 
@@ -248,6 +245,14 @@ public struct WorkerMachine: Sendable {
     return capped
   }
 
+  /// `ready` with this worker's registration details and state.
+  func ready(fresh: Bool) -> WireMessage {
+    .ready(
+      ReadyBody(
+        fresh: fresh, host: settings.host, pid: settings.pid, slots: settings.slots,
+        nullTrials: settings.nullTrials, state: state))
+  }
+
   mutating func send(_ m: WireMessage, now: Double, into out: inout [WorkerAction]) {
     lastSent = now
     out.append(.send(m))
@@ -256,10 +261,7 @@ public struct WorkerMachine: Sendable {
   mutating func register(now: Double, into out: inout [WorkerAction]) {
     lastRegistered = now
     send(
-      .ready(
-        ReadyBody(
-          fresh: true, host: settings.host, pid: settings.pid, slots: settings.slots,
-          nullTrials: settings.nullTrials, state: state)), now: now, into: &out)
+      ready(fresh: true), now: now, into: &out)
     for l in unackedOrder {
       if let body = unacked[l] { send(.result(body), now: now, into: &out) }
     }
@@ -310,10 +312,7 @@ public struct WorkerMachine: Sendable {
       } else if queued.contains(where: { $0.lease == l }) {
         queued.removeAll { $0.lease == l }
         send(
-          .ready(
-            ReadyBody(
-              fresh: false, host: settings.host, pid: settings.pid, slots: settings.slots,
-              nullTrials: settings.nullTrials, state: state)), now: now, into: &out)
+          ready(fresh: false), now: now, into: &out)
       } else {
         // Not ours (any more): say what we hold, so the coordinator can reconcile.
         send(.heartbeat(state), now: now, into: &out)

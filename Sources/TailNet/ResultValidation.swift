@@ -3,6 +3,14 @@
 /// before sending, the coordinator before acknowledging, and the store before committing.
 
 extension TrialResult {
+  /// `datasetHash` of a null trial's result (the dispatch benchmark): not a measurement.
+  /// Workers mark null results with it; the coordinator and the store refuse them outside
+  /// null-trial mode.
+  public static let nullTrialDatasetHash = "null-trial"
+
+  /// Whether this is a null trial's result (`datasetHash == nullTrialDatasetHash`).
+  public var isNullTrial: Bool { datasetHash == Self.nullTrialDatasetHash }
+
   /// The most evaluation points a result may carry in `training.history`: 2000. Workers call
   /// `capHistory()` before sending, so that a result stays well under the 4 MiB limit of a
   /// wire message (a point is about 150 bytes of JSON); more is a validation problem.

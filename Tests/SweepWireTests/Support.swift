@@ -56,7 +56,7 @@ func nullResult(config: TrialConfig = sampleConfig) -> TrialResult {
     config: config,
     training: TrainingSummary(
       stopReason: .maxIterations, iterations: 0, wallSeconds: 0, final: nil, history: []),
-    compression: nil, datasetHash: nullTrialDatasetHash)
+    compression: nil, datasetHash: TrialResult.nullTrialDatasetHash)
 }
 
 /// A worker state report (epoch 1 is the default `SchedulerSettings.epoch`).
