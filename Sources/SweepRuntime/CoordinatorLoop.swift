@@ -87,6 +87,10 @@ public final class CoordinatorLoop {
     if options.serverKeys != nil {
       let z = try ZAPAllowList(context: context, allowed: options.allowedKeys)
       let log = logger
+      z.onIdentityRefused = { refusal in
+        log.warning(
+          "message refused: routing id of another key", metadata: ["refusal": "\(refusal)"])
+      }
       z.onDecision = { key, address, ok in
         if ok {
           log.debug("worker key accepted", metadata: ["key": "\(key)", "peer": "\(address)"])
@@ -169,12 +173,16 @@ public final class CoordinatorLoop {
       if !drained {
         var n = 0
         while n < 10_000, !c.finished {
-          guard let frames = try r.receive(dontWait: true, maxFrames: 8) else {
+          guard let message = try r.receiveMessage(dontWait: true, maxFrames: 8) else {
             drained = true
             break
           }
           n += 1
+          let frames = message.frames
           guard let w = Self.sender(of: frames) else { continue }
+          // With CURVE, a routing id belongs to the first key seen with it: another allowed
+          // key cannot speak for that worker.
+          if let z = zap, !z.admit(routingID: w.raw, userID: message.userID) { continue }
           c.receive(Array(frames.dropFirst()), from: w, now: monotonicSeconds())
         }
       }

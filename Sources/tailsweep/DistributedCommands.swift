@@ -47,15 +47,18 @@ struct Run: ParsableCommand {
     help: ArgumentHelp(
       "Null trials take this many milliseconds (testing aid).", visibility: .hidden))
   var nullTrialMs: Int = 0
-  @Option(help: "Endpoint the coordinator binds (loopback only).") var bind: String =
-    "tcp://127.0.0.1:*"
+  @Option(
+    help: """
+      Endpoint the coordinator binds (loopback only). Default: a private ipc:// socket in a new \
+      directory of mode 0700, which no other user can connect to.
+      """) var bind: String?
   @Option(help: "Progress display: auto, plain, none.") var progress: ProgressStyle = .auto
   @OptionGroup var data: DataDirOption
   @OptionGroup var timing: WireTimingOptions
 
   func validate() throws {
     if let w = workers, w < 1 { throw ValidationError("--workers must be ≥ 1") }
-    guard isLoopbackEndpoint(bind) else {
+    if let bind, !isLoopbackEndpoint(bind) {
       throw ValidationError(
         "--bind: 'run' serves local workers only; use 'tailsweep coordinator' for \(bind)")
     }
@@ -64,7 +67,8 @@ struct Run: ParsableCommand {
   func run() throws {
     let logger = makeLogger("tailsweep.run", level: timing.level)
     let o = WireTimingOptions.serveOptions(
-      sweep: sweep, results: results, endpoints: [bind], rerun: rerun, nullTrials: nullTrials,
+      sweep: sweep, results: results, endpoints: bind.map { [$0] } ?? [], rerun: rerun,
+      nullTrials: nullTrials,
       progress: progress, data: data, timing: timing)
     var local = LocalRunOptions(
       workers: workers ?? ProcessInfo.processInfo.activeProcessorCount, dataDirectory: data.url)

@@ -151,6 +151,16 @@ enum Dist {
     #expect(out.status == 0, "\(out.stderr)")
     #expect(out.stdout.contains("done 6/6"))
     try Dist.expectOneResultPerTrial(try Dist.openStore(dir, "two-workers"), trials: 6)
+    // Local workers connect over a private ipc:// socket (no TCP port any local user could
+    // reach), in a directory that is removed at the end.
+    let endpoint = out.stderr.split(separator: " ").first { $0.hasPrefix("endpoints=ipc://") }
+    #expect(endpoint != nil, "\(out.stderr)")
+    if let e = endpoint {
+      let socketPath = String(e.dropFirst("endpoints=ipc://".count))
+      let folder = URL(fileURLWithPath: socketPath).deletingLastPathComponent().path
+      #expect(folder.contains("tailsweep-"), "\(folder)")
+      #expect(!FileManager.default.fileExists(atPath: folder), "\(folder) left behind")
+    }
     // Run again: nothing left to do, nothing recomputed.
     let again = try Binary.run(
       ["run", sweep, "--workers", "2", "--progress", "none"] + Dist.fastTiming + Dist.trialMode,
@@ -264,6 +274,30 @@ enum Dist {
       #expect(after[row.id]?.result == row.result)
       #expect(after[row.id]?.attempts == row.attempts)
     }
+  }
+
+  @Test func secondCoordinatorOnTheSameResultsExitsTwoNamingTheHolder() throws {
+    let dir = try Binary.temporaryDirectory()
+    let sweep = try Dist.writeSweep(dir, name: "locked")
+    let port = Dist.freePort()
+    let c = try coordinator(dir, sweep, port: port)
+    let w = try worker(dir, port: port, id: "w1")
+    defer {
+      c.signal(SIGCONT)
+      for p in [c, w] { p.stop() }
+    }
+    #expect(Dist.eventually(30) { busy(dir, "locked", worker: "w1") })
+    // Freeze the first coordinator with its lease open, so the store can only change through
+    // the second one.
+    c.signal(SIGSTOP)
+    let second = try Binary.run(
+      ["coordinator", sweep, "--bind", "tcp://127.0.0.1:\(Dist.freePort())", "--progress", "none"]
+        + Dist.fastTiming + Dist.trialMode, in: dir)
+    #expect(second.status == 2, "\(second.stderr)")
+    #expect(second.stderr.contains("pid \(c.pid)"), "\(second.stderr)")
+    #expect(second.stderr.contains("stop that coordinator first"), "\(second.stderr)")
+    // The refused coordinator changed nothing: the first one's attempt is still running.
+    #expect(busy(dir, "locked", worker: "w1"))
   }
 
   /// Children of `pid` (Linux /proc).

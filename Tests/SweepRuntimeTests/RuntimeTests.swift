@@ -327,3 +327,24 @@ extension Array {
   #expect(c.ledger.results.count == 1)
   #expect(c.ledger.failedTrials.isEmpty)
 }
+
+// Real processes: workers that die at once use up the restart budget; the supervisor then says
+// the run cannot go on (the coordinator stops with status 6) instead of waiting forever.
+@Test func exhaustedRestartBudgetIsReported() throws {
+  let supervisor = LocalSupervisor(
+    executable: "/bin/false", count: 2, maxRestarts: 3, logger: quietLogger()
+  ) { _ in [] }
+  try supervisor.start()
+  defer { supervisor.stop(grace: 0) }
+  var exits = 0
+  var report = SupervisorReport()
+  let deadline = Date().addingTimeInterval(30)
+  while report.exhausted == nil && Date() < deadline {
+    report = supervisor.poll()
+    exits += report.exited.count
+    if report.exhausted == nil { usleep(10_000) }
+  }
+  #expect(report.exhausted?.contains("restart budget of 3 is used up") == true)
+  #expect(report.exhausted?.contains("exit status 1") == true)
+  #expect(exits == 5)  // 2 first starts + 3 restarts
+}
