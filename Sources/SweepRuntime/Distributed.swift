@@ -159,9 +159,9 @@ func exitStatus(_ summary: CoordinatorSummary) -> Int32 {
 /// What the person is told when a run stops early; nil for a normal end.
 func stopMessage(_ summary: CoordinatorSummary, storePath: String) -> String? {
   if let why = summary.storeFailure {
-    return "stopped: the store \(storePath) cannot take writes (\(why)). Nothing acknowledged "
-      + "is lost and workers keep unacknowledged results; fix the cause and run the same "
-      + "command again to resume."
+    // `why` names the store and the cause (StoreError.unavailable's description).
+    return "stopped: \(why). No result was acknowledged before it was durable, and workers "
+      + "keep their unacknowledged results for the next coordinator."
   }
   if let why = summary.workersExhausted { return "stopped: \(why)" }
   return nil

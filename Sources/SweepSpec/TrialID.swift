@@ -13,7 +13,14 @@ public struct TrialID: Hashable, Comparable, Codable, Sendable, CustomStringConv
   public init(config: TrialConfig, semanticsVersion: Int = trialSemanticsVersion) {
     let text = TrialID.canonicalText(config, semanticsVersion: semanticsVersion)
     let digest = SHA256.hash(data: Data(text.utf8))
-    hex = digest.map { String(format: "%02x", $0) }.joined()
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(64)
+    for byte in digest {
+      out.append(digits[Int(byte >> 4)])
+      out.append(digits[Int(byte & 0x0f)])
+    }
+    hex = String(decoding: out, as: UTF8.self)
   }
 
   /// Wraps an existing id (from the store or the network); nil unless 64 lowercase hex digits.

@@ -300,6 +300,53 @@ enum Dist {
     #expect(busy(dir, "locked", worker: "w1"))
   }
 
+  /// The results folder on a real 1 MiB tmpfs that fills up mid-sweep: the run stops with
+  /// status 4 and says why; after the file system is enlarged the same command resumes, and
+  /// every result committed before the stop is kept, not recomputed.
+  @Test(.enabled(if: ClusterSupport.isRoot, "needs root: mounts a tmpfs"))
+  func fullDiskStopsTheRunWithStatusFourAndLosesNothing() throws {
+    let dir = try Binary.temporaryDirectory()
+    let sweep = try Dist.writeSweep(dir, name: "full", seeds: 10, slow: false)
+    let mountPoint = dir.appendingPathComponent("small")
+    try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+    func sh(_ args: [String]) throws -> Int32 {
+      let p = Process()
+      p.executableURL = URL(fileURLWithPath: "/bin/mount")
+      p.arguments = args
+      try p.run()
+      p.waitUntilExit()
+      return p.terminationStatus
+    }
+    #expect(try sh(["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint.path]) == 0)
+    defer {
+      let u = Process()
+      u.executableURL = URL(fileURLWithPath: "/bin/umount")
+      u.arguments = [mountPoint.path]
+      try? u.run()
+      u.waitUntilExit()
+    }
+    // Real trials with a dense evaluation history: about 65 KB of store per trial.
+    let text = try String(contentsOfFile: sweep, encoding: .utf8)
+      .replacingOccurrences(of: "evalEvery: 100", with: "evalEvery: 10")
+    try text.write(toFile: sweep, atomically: true, encoding: .utf8)
+    let args = ["run", sweep, "--workers", "2", "--results", mountPoint.path, "--progress", "none"]
+    let full = try Binary.run(args + Dist.fastTiming, in: dir)
+    #expect(full.status == 4, "\(full.stderr)")
+    #expect(full.stderr.contains("the disk (or the file system quota) is full"), "\(full.stderr)")
+    let storePath = mountPoint.appendingPathComponent("full/sweep.sqlite").path
+    let before = try SweepStore(readOnlyPath: storePath).rows(sweepID: nil).filter {
+      $0.result != nil
+    }
+    #expect(!before.isEmpty && before.count < 30, "\(before.count) results before the stop")
+    #expect(try sh(["-o", "remount,size=64m", mountPoint.path]) == 0)
+    let again = try Binary.run(args + Dist.fastTiming, in: dir)
+    #expect(again.status == 0, "\(again.stderr)")
+    let store = try SweepStore(readOnlyPath: storePath)
+    try Dist.expectOneResultPerTrial(store, trials: 30)
+    let after = Dictionary(uniqueKeysWithValues: try store.rows(sweepID: nil).map { ($0.id, $0) })
+    for row in before { #expect(after[row.id]?.result == row.result) }
+  }
+
   /// Children of `pid` (Linux /proc).
   func children(of pid: pid_t) -> [pid_t] {
     let text =

@@ -214,11 +214,11 @@ import Testing
 
 /// The model-based property test: random loss, duplication, reordering, reconnects (freezes),
 /// worker crashes and coordinator restarts; invariants after every step, completion at the
-/// end. `TAILSWEEP_PROPERTY_SEEDS` sets the number of seeds (default 200, about 35 s of a
-/// 2-core debug run; e.g. 5000 for a soak).
+/// end. `TAILSWEEP_PROPERTY_SEEDS` sets the number of seeds (default 2000, about 12 s of a
+/// 2-core debug run; e.g. 50000 for a soak).
 @Test(arguments: 0..<8)
 func randomFaultsNeverLoseOrDuplicateResults(shard: Int) {
-  let seeds = Int(ProcessInfo.processInfo.environment["TAILSWEEP_PROPERTY_SEEDS"] ?? "") ?? 200
+  let seeds = Int(ProcessInfo.processInfo.environment["TAILSWEEP_PROPERTY_SEEDS"] ?? "") ?? 2000
   var failures: [String] = []
   for seed in stride(from: UInt64(shard), to: UInt64(seeds), by: 8) {
     if let f = runScenario(seed: seed) { failures.append("seed \(seed): \(f)") }

@@ -58,6 +58,8 @@ public final class InMemoryLedger: CoordinatorLedger {
   public private(set) var failedTrials: [TrialID: String] = [:]
   /// Commits asked for a trial that already had a result (the coordinator should never).
   public private(set) var doubleCommits: [TrialID] = []
+  /// Committed results whose config does not hash to their trial id (checked once, at commit).
+  public private(set) var foreignConfigs: [TrialID] = []
   /// Attempt rows started twice (a reused attempt number).
   public private(set) var reusedAttempts: [Lease] = []
   /// Every lease handed out, in order.
@@ -94,6 +96,7 @@ public final class InMemoryLedger: CoordinatorLedger {
       doubleCommits.append(lease.trial)
       return false
     }
+    if TrialID(config: result.config) != lease.trial { foreignConfigs.append(lease.trial) }
     results[lease.trial] = (lease, worker, result)
     attempts[lease] = Attempt(worker: worker, outcome: .committed)
     failedTrials[lease.trial] = nil
@@ -360,7 +363,7 @@ public final class SimCluster: CoordinatorTransport {
     var out: [String] = []
     if !ledger.doubleCommits.isEmpty { out.append("double commits: \(ledger.doubleCommits)") }
     if !ledger.reusedAttempts.isEmpty { out.append("reused attempts: \(ledger.reusedAttempts)") }
-    for (id, r) in ledger.results where TrialID(config: r.result.config) != id {
+    for id in ledger.foreignConfigs {
       out.append("stored result of \(id.short) has another config")
     }
     for w in workers.values {
