@@ -61,7 +61,7 @@ var allTargets: [Target] = [
     ], path: "Tests/TestSupport", swiftSettings: strict),
   .testTarget(
     name: "SweepRuntimeTests",
-    dependencies: ["SweepRuntime", "SweepWire", "SweepStore", "TailSweepTestSupport"],
+    dependencies: ["SweepRuntime", "SweepWire", "SweepStore", "ZeroMQ", "TailSweepTestSupport"],
     swiftSettings: strict),
 ]
 
