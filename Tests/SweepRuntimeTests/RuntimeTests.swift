@@ -118,19 +118,34 @@ import Testing
   #expect(c.violations().isEmpty)
 }
 
-@Test func cancelledQueuedLeaseFreesTheSlot() {
-  let c = SimCluster(trials: 3)
+@Test func cancelledLeaseFreesTheSlotForTheNextAttempt() {
+  // The wall-time limit passes: the coordinator cancels the lease, the worker stops that
+  // training and reports its slot free, and the trial's next attempts run (here on the same
+  // worker, the only one) until one is committed. No credit is leaked on either side.
+  let settings = SchedulerSettings(
+    heartbeatInterval: 1, liveness: 3, maxAttempts: 3, trialTimeout: 5)
+  let c = SimCluster(trials: 1, settings: settings)
   let a = c.addWorker("a")
-  c.run(for: 0.5)
-  guard let running = a.machine.runningLeases.first else {
-    Issue.record("nothing running")
+  a.trialSeconds = 100  // the first attempt would run far past the limit
+  c.run(for: 1)
+  let first = a.machine.runningLeases
+  #expect(first.count == 1)
+  c.run(for: 5)  // past the limit: cancelled
+  #expect(a.machine.runningLeases != first)
+  a.trialSeconds = 1
+  #expect(c.run(for: 30) { c.allSettled })
+  guard let l = first.first else {
+    Issue.record("nothing ran")
     return
   }
-  // The coordinator cancels a lease the worker queued or runs; the worker answers with its
-  // state and the coordinator's view converges (no credit leak: the sweep still ends).
-  c.coordinator.shutdown(reason: "test", now: c.now)
-  #expect(c.coordinator.finished)
-  _ = running
+  #expect(c.ledger.attempts[l]?.outcome == .timedOut)
+  // Every attempt before the committed one ended at the limit (none left open or leaked).
+  let committed = c.ledger.results[l.trial]?.lease
+  #expect((committed?.attempt ?? 0) >= 2)
+  for (lease, attempt) in c.ledger.attempts where lease != committed {
+    #expect(attempt.outcome == .timedOut, "\(lease)")
+  }
+  #expect(c.violations().isEmpty)
 }
 
 @Test func invalidResultsAreRefusedAndNeverStored() {

@@ -247,3 +247,21 @@ func overlongErrorTextIsStillDecodable() {
   #expect(sent?.error != nil)
   if let sent { #expect(throws: Never.self) { try WireCodec.decode(frames(.result(sent))) } }
 }
+
+@Test func cancelOfAQueuedLeaseDropsItAndOffersTheSlot() {
+  var m = WorkerMachine(settings: workerSettings())
+  _ = m.start(now: 0)
+  let running = lease(tid(1), 1)
+  let queued = lease(tid(2), 1)
+  #expect(m.receive(assignFrames(running, seq: 1), now: 0.1).runs == [running])
+  // One slot: the second assignment waits in the queue.
+  #expect(m.receive(assignFrames(queued, seq: 2), now: 0.2).runs.isEmpty)
+  #expect(m.state.running == [running, queued])
+  let out = m.receive(frames(.cancel(queued)), now: 0.3)
+  #expect(out.cancels.isEmpty)  // nothing was computing it
+  #expect(out.sentReadies.map(\.state.running) == [[running]])
+  // When the running trial ends, the dropped one does not start.
+  let done = m.finished(ResultBody(lease: running, result: sampleResult(), error: nil), now: 1)
+  #expect(done.runs.isEmpty)
+  #expect(m.state.credits == 1)
+}
