@@ -14,16 +14,17 @@ var allTargets: [Target] = [
   .systemLibrary(
     name: "CZeroMQ", pkgConfig: "libzmq",
     providers: [.apt(["libzmq3-dev"])]),
+  // SHA-256 only (trial ids, data hashes), from OpenSSL's libcrypto.
+  .systemLibrary(
+    name: "CCrypto", pkgConfig: "libcrypto",
+    providers: [.apt(["libssl-dev"])]),
   .target(
     name: "TailNet",
-    dependencies: ["TailMath", "CBLAS", .product(name: "Crypto", package: "swift-crypto")],
+    dependencies: ["TailMath", "CBLAS", "CCrypto"],
     swiftSettings: strict),
   .target(
     name: "SweepSpec",
-    dependencies: [
-      "TailNet", .product(name: "Yams", package: "Yams"),
-      .product(name: "Crypto", package: "swift-crypto"),
-    ], swiftSettings: strict),
+    dependencies: ["TailNet", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
   .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
   .target(name: "SweepWire", dependencies: ["SweepSpec"], swiftSettings: strict),
   .target(
@@ -100,7 +101,6 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
-    .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
   ],
   targets: allTargets,
   swiftLanguageModes: [.v6]

@@ -15,7 +15,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 data_dir="${TAILSWEEP_DATA:-$repo/data}"
 
-APT_PACKAGES=(libzmq3-dev libopenblas-dev libsqlite3-dev pkg-config dataset-fashion-mnist python3)
+APT_PACKAGES=(libzmq3-dev libssl-dev libopenblas-dev libsqlite3-dev pkg-config dataset-fashion-mnist python3)
 # The tests also start a real one-node SLURM, build network-namespace hosts and render figures.
 TEST_PACKAGES=(slurmctld slurmd slurm-client munge iproute2 librsvg2-bin)
 

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import TailNet
 
@@ -12,15 +11,7 @@ public struct TrialID: Hashable, Comparable, Codable, Sendable, CustomStringConv
   /// The id of `config` (normalised first, see `canonicalText`) under `semanticsVersion`.
   public init(config: TrialConfig, semanticsVersion: Int = trialSemanticsVersion) {
     let text = TrialID.canonicalText(config, semanticsVersion: semanticsVersion)
-    let digest = SHA256.hash(data: Data(text.utf8))
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    out.reserveCapacity(64)
-    for byte in digest {
-      out.append(digits[Int(byte >> 4)])
-      out.append(digits[Int(byte & 0x0f)])
-    }
-    hex = String(decoding: out, as: UTF8.self)
+    hex = SHA256Digest.hex(text.utf8)
   }
 
   /// Wraps an existing id (from the store or the network); nil unless 64 lowercase hex digits.

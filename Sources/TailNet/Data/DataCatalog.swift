@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import TailMath
 
@@ -224,9 +223,9 @@ public struct DataCatalog: Sendable {
     return sha256Hex(Array(text.utf8))
   }
 
-  /// Lowercase hex SHA-256 of `bytes` (swift-crypto).
+  /// Lowercase hex SHA-256 of `bytes` (OpenSSL libcrypto, `SHA256Digest`).
   func sha256Hex(_ bytes: [UInt8]) -> String {
-    SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    SHA256Digest.hex(bytes)
   }
 
   // MARK: Cache
