@@ -12,3 +12,6 @@ echo "== time per SGD iteration (one thread) =="
 echo
 echo "== dispatch overhead: null trials through the coordinator, 2 local workers =="
 "$BIN" bench dispatch --workers 2 --trials 2000
+echo
+echo "== α-stable noise sampler: draws per second, one thread =="
+"$BIN" bench noise

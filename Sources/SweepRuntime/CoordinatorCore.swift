@@ -41,6 +41,15 @@ public protocol CoordinatorLedger: AnyObject {
   func commit(_ lease: Lease, worker: String, host: String, result: TrialResult) throws -> Bool
   /// The trial gave up after its retry cap.
   func failed(_ trial: TrialID, error: String) throws
+  /// Group commit: runs `body`, whose ledger calls must become durable together when this
+  /// returns (one transaction, one sync), or not at all when it throws (and then nothing of
+  /// the batch is kept). The default runs `body` alone: every call is durable by itself.
+  func inBatch(_ body: () throws -> Void) throws
+}
+
+extension CoordinatorLedger {
+  /// Every call is durable by itself: nothing to group.
+  public func inBatch(_ body: () throws -> Void) throws { try body() }
 }
 
 /// One trial the coordinator serves.
@@ -98,6 +107,10 @@ public final class CoordinatorCore {
   let configs: [TrialID: TrialConfig]
   var hosts: [WorkerID: String] = [:]
   var followUps: [SchedulerEvent] = []
+  /// Inside `batch(_:)`: messages wait here until the batch is durable.
+  var outbox: [(WireMessage, WorkerID)]?
+  /// The time of the latest event (for follow-ups of a batch).
+  var lastNow = 0.0
   /// What this run did so far.
   public private(set) var summary = CoordinatorSummary()
   /// Whether the scheduler said `finished` (or the store failed).
@@ -160,6 +173,46 @@ public final class CoordinatorCore {
     handle(event, now: now)
   }
 
+  /// Group commit: handles what `body` feeds in (messages, ticks, exits) with every ledger
+  /// change in one durable batch (`CoordinatorLedger.inBatch`), and holds back every message
+  /// to workers (acknowledgements above all, but also assignments, whose attempt rows must be
+  /// durable first) until the batch is durable. If the batch cannot be made durable, none of
+  /// it is kept and nothing held back is sent: the store failed, workers are told to hold
+  /// their results, and the run stops (their results are resent to the next coordinator).
+  public func batch(_ body: () -> Void) {
+    guard !finished, outbox == nil else {
+      body()
+      return
+    }
+    outbox = []
+    let before = summary
+    var failure: String?
+    do {
+      try ledger.inBatch {
+        body()
+        // A ledger call failed inside: roll back the whole batch (nothing of it was sent).
+        if summary.storeFailure != nil { throw BatchAborted() }
+      }
+    } catch is BatchAborted {
+    } catch {
+      failure = "\(error)"
+    }
+    let held = outbox ?? []
+    outbox = nil
+    if let reason = failure ?? summary.storeFailure {
+      // Counts of the batch did not happen; the failure did.
+      var s = before
+      s.storeFailure = reason
+      summary = s
+      if failure != nil { storeFailed(reason, now: lastNow) }
+      return
+    }
+    for (message, worker) in held { deliver(message, to: worker) }
+    runFollowUps(now: lastNow)
+  }
+
+  struct BatchAborted: Error {}
+
   /// Time passed; `drained`: every message that arrived by `now` was handled.
   public func tick(now: Double, drained: Bool) { handle(.tick(drained: drained), now: now) }
 
@@ -175,14 +228,28 @@ public final class CoordinatorCore {
 
   func handle(_ event: SchedulerEvent, now: Double) {
     guard !finished else { return }
+    lastNow = now
     perform(scheduler.handle(event, now: now), now: now)
+    runFollowUps(now: now)
+  }
+
+  func runFollowUps(now: Double) {
     while !followUps.isEmpty && !finished {
       let next = followUps.removeFirst()
       perform(scheduler.handle(next, now: now), now: now)
     }
   }
 
+  /// Sends now, or when a batch is open, once it is durable.
   func send(_ message: WireMessage, to w: WorkerID) {
+    if outbox != nil {
+      outbox?.append((message, w))
+      return
+    }
+    deliver(message, to: w)
+  }
+
+  func deliver(_ message: WireMessage, to w: WorkerID) {
     let status: SendStatus
     do { status = try transport.send(WireCodec.encode(message), to: w) } catch {
       logger.warning("send failed", metadata: ["worker.id": "\(w)", "error": "\(error)"])
@@ -206,21 +273,27 @@ public final class CoordinatorCore {
       do {
         try perform(action, now: now)
       } catch {
-        let reason = "\(error)"
-        summary.storeFailure = reason
-        logger.critical("the store cannot take writes; stopping", metadata: ["error": "\(reason)"])
-        followUps = []
-        let stop = scheduler.handle(
-          .storeFailed(reason: "the coordinator's store failed: \(reason)"), now: now)
-        for a in stop {
-          if case .shutdown(let w, let r, let hold) = a {
-            send(.shutdown(ShutdownBody(reason: r, hold: hold)), to: w)
-          }
-        }
-        finished = true
+        storeFailed("\(error)", now: now)
         return
       }
     }
+  }
+
+  /// The store cannot take writes: nothing more is acknowledged (messages held back for an
+  /// open batch are dropped), every worker is told to hold its results, and the run stops.
+  func storeFailed(_ reason: String, now: Double) {
+    summary.storeFailure = reason
+    logger.critical("the store cannot take writes; stopping", metadata: ["error": "\(reason)"])
+    followUps = []
+    if outbox != nil { outbox = [] }
+    let stop = scheduler.handle(
+      .storeFailed(reason: "the coordinator's store failed: \(reason)"), now: now)
+    for a in stop {
+      if case .shutdown(let w, let r, let hold) = a {
+        deliver(.shutdown(ShutdownBody(reason: r, hold: hold)), to: w)
+      }
+    }
+    finished = true
   }
 
   func perform(_ action: SchedulerAction, now: Double) throws {

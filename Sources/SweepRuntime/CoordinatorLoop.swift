@@ -127,6 +127,10 @@ public final class CoordinatorLoop {
       workers: c.scheduler.liveWorkerCount, now: now, force: force)
   }
 
+  /// At most this many messages, and this many seconds of handling, per group commit.
+  static let batchLimit = 4096
+  static let batchSeconds = 0.02
+
   /// The worker a ROUTER message came from; nil for routing ids starting with a zero byte.
   /// Those are libzmq's own: it gives one to a connection that a newer connection with the
   /// same id replaced (ROUTER_HANDOVER). Workers always set theirs, so what still arrives on
@@ -167,43 +171,61 @@ public final class CoordinatorLoop {
         c.shutdown(reason: "coordinator interrupted", now: monotonicSeconds())
         break
       }
+      // One turn is one group commit: everything it handles is made durable together, then
+      // the acknowledgements (and every other message of the turn) go out. A turn takes at
+      // most `batchLimit` messages and `batchSeconds` of handling, which bounds how long a
+      // worker waits for its ack.
       // Each message is stamped when it is taken off the socket: liveness is measured from
       // arrival, and silence counts only after the backlog is drained.
       var drained = !ev[0].contains(.readable)
-      if !drained {
-        var n = 0
-        while n < 10_000, !c.finished {
-          guard let message = try r.receiveMessage(dontWait: true, maxFrames: 8) else {
-            drained = true
-            break
+      var failure: (any Error)?
+      c.batch {
+        do {
+          if !drained {
+            let turnStart = monotonicSeconds()
+            var n = 0
+            while !c.finished {
+              if n >= Self.batchLimit || monotonicSeconds() - turnStart > Self.batchSeconds {
+                break
+              }
+              guard let message = try r.receiveMessage(dontWait: true, maxFrames: 8) else {
+                drained = true
+                break
+              }
+              n += 1
+              let frames = message.frames
+              guard let w = Self.sender(of: frames) else { continue }
+              // With CURVE, a routing id belongs to the first key seen with it: another
+              // allowed key cannot speak for that worker.
+              if let z = zap, !z.admit(routingID: w.raw, userID: message.userID) { continue }
+              c.receive(Array(frames.dropFirst()), from: w, now: monotonicSeconds())
+            }
           }
-          n += 1
-          let frames = message.frames
-          guard let w = Self.sender(of: frames) else { continue }
-          // With CURVE, a routing id belongs to the first key seen with it: another allowed
-          // key cannot speak for that worker.
-          if let z = zap, !z.admit(routingID: w.raw, userID: message.userID) { continue }
-          c.receive(Array(frames.dropFirst()), from: w, now: monotonicSeconds())
+          var now = monotonicSeconds()
+          if let report = poller?() {
+            for (w, reason) in report.exited where !c.finished {
+              c.workerExited(w, reason: reason, now: now)
+            }
+            if let why = report.exhausted, !c.finished {
+              exhausted = why
+              logger.error(
+                "no local worker can be kept running; stopping", metadata: ["reason": "\(why)"])
+              c.shutdown(reason: why, now: now)
+              return
+            }
+          }
+          now = monotonicSeconds()
+          if now - lastTick >= Double(tickMs) / 1000 && !c.finished {
+            lastTick = now
+            c.tick(now: now, drained: drained)
+          }
+        } catch {
+          failure = error
         }
       }
-      var now = monotonicSeconds()
-      if let report = poller?() {
-        for (w, reason) in report.exited where !c.finished {
-          c.workerExited(w, reason: reason, now: now)
-        }
-        if let why = report.exhausted, !c.finished {
-          exhausted = why
-          logger.error(
-            "no local worker can be kept running; stopping", metadata: ["reason": "\(why)"])
-          c.shutdown(reason: why, now: now)
-          break
-        }
-      }
-      now = monotonicSeconds()
-      if now - lastTick >= Double(tickMs) / 1000 && !c.finished {
-        lastTick = now
-        c.tick(now: now, drained: drained)
-      }
+      if let failure { throw failure }
+      if exhausted != nil { break }
+      let now = monotonicSeconds()
       update(c, now: now)
     }
     update(c, now: monotonicSeconds(), force: true)

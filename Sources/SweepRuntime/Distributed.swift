@@ -28,6 +28,9 @@ final class StoreLedger: CoordinatorLedger {
   func failed(_ trial: TrialID, error: String) throws {
     try store.markFailed(trial: trial, error: error)
   }
+  func inBatch(_ body: () throws -> Void) throws {
+    try store.batch(body)
+  }
 }
 
 /// Options shared by `tailsweep run` and `tailsweep coordinator`.
@@ -56,6 +59,8 @@ public struct SweepServeOptions: Sendable {
   public var dataDirectory: URL?
   /// Answer late workers with `shutdown` for a moment after the sweep (remote workers).
   public var drainAfterFinish = false
+  /// Where the run records how long each phase took (benchmarks); nil: nowhere.
+  public var phases: PhaseClock?
   /// Creates options.
   public init(sweepPath: String, resultsDirectory: URL, endpoints: [String]) {
     self.sweepPath = sweepPath
@@ -90,7 +95,9 @@ public final class PreparedSweep {
 /// the store's writer lock, so a second coordinator on the same results folder stops before it
 /// changes anything — and picks the trials to run.
 public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> PreparedSweep {
+  o.phases?.start()
   let sweep = try SweepLoader.load(path: o.sweepPath)
+  o.phases?.lap("plan")
   var settings = SchedulerSettings(
     heartbeatInterval: o.heartbeatInterval, liveness: o.liveness,
     maxAttempts: sweep.settings.retries + 1, trialTimeout: sweep.settings.trialTimeout)
@@ -136,6 +143,7 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
       id: $0.id, config: $0.config, cost: $0.relativeCost, previousAttempts: previous[$0.id] ?? 0)
   }
   loop.load(trials: trials, ledger: StoreLedger(store: store))
+  o.phases?.lap("store setup")
   log.info(
     "coordinator listening",
     metadata: [
@@ -242,6 +250,8 @@ public struct LocalRunOptions: Sendable {
   public var nullTrialSeconds = 0.0
   /// Log level passed to the workers.
   public var workerLogLevel: Logger.Level = .warning
+  /// Trials each worker runs at once (`tailsweep worker --slots`).
+  public var slots = 1
   /// Creates options.
   public init(workers: Int, dataDirectory: URL) {
     self.workers = workers
@@ -297,6 +307,7 @@ public func runLocalSweep(_ o: SweepServeOptions, local: LocalRunOptions, logger
       "--log-level", local.workerLogLevel.rawValue,
     ]
     if o.nullTrials { args.append("--null-trials") }
+    if local.slots != 1 { args += ["--slots", "\(local.slots)"] }
     if local.nullTrialSeconds > 0 {
       args += ["--null-trial-ms", "\(Int(local.nullTrialSeconds * 1000))"]
     }
@@ -305,6 +316,7 @@ public func runLocalSweep(_ o: SweepServeOptions, local: LocalRunOptions, logger
   // Nothing to run (a finished sweep run again): no workers to start.
   if prepared.loop.trialCount > 0 { try supervisor.start() }
   prepared.loop.poller = { supervisor.poll() }
+  o.phases?.lap("worker start")
   let summary: CoordinatorSummary
   do {
     summary = try prepared.loop.run()
@@ -312,6 +324,8 @@ public func runLocalSweep(_ o: SweepServeOptions, local: LocalRunOptions, logger
     supervisor.stop(grace: 0)
     throw error
   }
+  o.phases?.lap("dispatch")
+  o.phases?.summary = summary
   supervisor.stop(grace: 3)
   return try conclude(prepared, summary: summary, logger: logger)
 }

@@ -111,3 +111,51 @@ public func makeLogger(_ label: String, level: Logger.Level) -> Logger {
 public typealias LogLevel = Logger.Level
 /// CURVE keypair type (ZeroMQ's), for command-line tools that import only SweepRuntime.
 public typealias CurveKeys = CurveKeyPair
+
+/// Records how long each phase of a run took (for `tailsweep bench dispatch`): wall seconds,
+/// and CPU seconds of the calling thread (the coordinator's loop runs on it).
+public final class PhaseClock: Sendable {
+  struct State {
+    var mark = 0.0
+    var cpuMark = 0.0
+    var laps: [(String, Double, Double)] = []
+    var summary: CoordinatorSummary?
+  }
+  let state = Mutex(State())
+  /// A clock with no laps.
+  public init() {}
+  /// CPU seconds (user + system) of the calling thread.
+  public static func threadCPUSeconds() -> Double {
+    var u = rusage()
+    getrusage(1, &u)  // RUSAGE_THREAD (not imported by Glibc)
+    return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6
+      + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
+  }
+  /// Starts timing the first phase.
+  public func start() {
+    let cpu = Self.threadCPUSeconds()
+    state.withLock {
+      $0.mark = monotonicSeconds()
+      $0.cpuMark = cpu
+    }
+  }
+  /// Ends the current phase as `name` and starts the next.
+  public func lap(_ name: String) {
+    let now = monotonicSeconds()
+    let cpu = Self.threadCPUSeconds()
+    state.withLock {
+      $0.laps.append((name, now - $0.mark, cpu - $0.cpuMark))
+      $0.mark = now
+      $0.cpuMark = cpu
+    }
+  }
+  /// The phases so far, in order: name, wall seconds, CPU seconds of the thread.
+  public var laps: [(name: String, seconds: Double, cpu: Double)] {
+    state.withLock { $0.laps.map { (name: $0.0, seconds: $0.1, cpu: $0.2) } }
+  }
+  /// The coordinator's summary of the run, once it ended.
+  public var summary: CoordinatorSummary? {
+    get { state.withLock { $0.summary } }
+    set { state.withLock { $0.summary = newValue } }
+  }
+}

@@ -25,6 +25,10 @@ public struct WorkerOptions: Sendable {
   public var coordinatorTimeout: Double = 600
   /// Answer every assignment at once with a null result (dispatch benchmarks only).
   public var nullTrials = false
+  /// Trials run at once (1–64), each on a thread of its own; declared to the coordinator,
+  /// which never leases more. One worker per core runs 1; null-trial workers use more to keep
+  /// assignments in the pipe.
+  public var slots = 1
   /// With `nullTrials`: seconds each null trial takes on the training thread (tests of
   /// failure handling use it to have trials in flight); 0 answers from the socket thread.
   public var nullTrialSeconds = 0.0
@@ -149,6 +153,7 @@ public final class WorkerLoop {
       heartbeatInterval: options.heartbeatInterval, liveness: options.liveness,
       coordinatorTimeout: options.coordinatorTimeout, host: hostName(), pid: getpid())
     settings.nullTrials = options.nullTrials
+    settings.slots = max(1, min(64, options.slots))
     self.machine = WorkerMachine(settings: settings)
     wake = try ZMQSocket(context: context, type: .pull)
     wakeEndpoint = "inproc://tailsweep-wake"

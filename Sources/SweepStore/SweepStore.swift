@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SweepSpec
+import Synchronization
 import TailNet
 
 #if canImport(GRDBSQLite)
@@ -16,7 +17,8 @@ import TailNet
 /// time through `init(readOnlyPath:)` (WAL mode: readers see the last committed state and never
 /// block the writer). Every method is one transaction, so a crash leaves each change whole or
 /// absent, and a commit that returned is durable against power loss (`PRAGMA synchronous =
-/// FULL`).
+/// FULL`). `batch(_:)` groups many methods into one transaction and one sync (group commit):
+/// then they are durable when `batch` returns.
 ///
 /// Thread safety: every stored property is an immutable `Sendable` value and GRDB serializes
 /// access to the connections, so the class is `Sendable` without `@unchecked`.
@@ -37,6 +39,10 @@ public final class SweepStore: Sendable {
   /// `StoreError.unavailable(kind: .busy)`.
   public let busyTimeout: TimeInterval
   private let db: any DatabaseWriter
+  /// The configurations of the trials this writer planned (`beginSweep`), by id: a result
+  /// whose config equals its trial's is known to hash to that id without hashing it again,
+  /// and its config text is copied from the trial's row instead of being encoded again.
+  private let plannedConfigs = Mutex<[TrialID: TrialConfig]>([:])
   /// The writer lock (nil: read-only, or opened with `exclusive: false`); released by
   /// `close()`, else when the store is deallocated (`WriterLock.deinit`).
   private let writerLock: WriterLock?
@@ -198,7 +204,7 @@ public final class SweepStore: Sendable {
       var newLinks = 0
       for trial in trials where seen.insert(trial.id.hex).inserted {
         let c = trial.config
-        try db.execute(
+        try db.run(
           sql: """
             INSERT INTO trials (id, config, state, created_at, updated_at, dataset, width, depth,
               eta, batch_size, alpha, sigma, noise_type, budget, seed)
@@ -210,7 +216,7 @@ public final class SweepStore: Sendable {
             c.eta, c.batchSize, c.alpha, c.sigma, c.noiseType.rawValue, c.budget,
             Self.seedValue(c.seed),
           ])
-        try db.execute(
+        try db.run(
           sql: """
             INSERT INTO sweep_trials (sweep_id, trial_id, position, relative_cost)
             VALUES (?, ?, ?, ?) ON CONFLICT(sweep_id, trial_id) DO NOTHING
@@ -218,7 +224,7 @@ public final class SweepStore: Sendable {
         if db.changesCount > 0 {
           newLinks += 1
         } else {
-          try db.execute(
+          try db.run(
             sql: """
               UPDATE sweep_trials SET position = ?, relative_cost = ?
               WHERE sweep_id = ? AND trial_id = ?
@@ -244,6 +250,9 @@ public final class SweepStore: Sendable {
           provenance.blas,
         ])
       try Self.recoverInterrupted(db, sweepID: nil, at: now)
+      plannedConfigs.withLock { known in
+        for t in trials { known[t.id] = t.config }
+      }
       return sweepID
     }
   }
@@ -352,6 +361,17 @@ public final class SweepStore: Sendable {
 
   // MARK: Attempts and results
 
+  /// Group commit: runs `body` with every change it makes through this store (attempts,
+  /// results, failures) in ONE immediate transaction, committed, and synced to disk once
+  /// (`synchronous = FULL`), when `body` returns. Nothing of it is visible to readers or
+  /// durable before that, so a caller must not tell anyone about those changes (acknowledge a
+  /// result) until `batch` has returned. If `body` or the commit throws, every change of the
+  /// batch is rolled back and the error is rethrown (classified like any write: a full disk is
+  /// `StoreError.unavailable(kind: .full)`). Nested batches join the outer one.
+  public func batch<T>(_ body: () throws -> T) throws -> T {
+    try write { _ in try body() }
+  }
+
   /// Records that `worker` on `host` leased attempt `attempt` of `trial`; the trial becomes
   /// `running` unless it already has a result.
   public func attemptStarted(
@@ -359,13 +379,13 @@ public final class SweepStore: Sendable {
   ) throws {
     try write { db in
       let state = try Self.state(db, trial)
-      try db.execute(
+      try db.run(
         sql: """
           INSERT INTO attempts (trial_id, attempt, worker, host, leased, started_at)
           VALUES (?, ?, ?, ?, 1, ?)
           """, arguments: [trial.hex, attempt, worker, host, at])
       if state != .done && state != .diverged {
-        try db.execute(
+        try db.run(
           sql: "UPDATE trials SET state = 'running', updated_at = ? WHERE id = ?",
           arguments: [at, trial.hex])
       }
@@ -383,11 +403,11 @@ public final class SweepStore: Sendable {
       try Self.closeAttempt(
         db, trial: trial, attempt: attempt, worker: nil, outcome: outcome, error: error, at: at)
       if let error {
-        try db.execute(
+        try db.run(
           sql: "UPDATE trials SET last_error = ?, updated_at = ? WHERE id = ?",
           arguments: [error, at, trial.hex])
       }
-      try db.execute(
+      try db.run(
         sql: """
           UPDATE trials SET state = 'pending', updated_at = ?
           WHERE id = ? AND state = 'running'
@@ -425,9 +445,13 @@ public final class SweepStore: Sendable {
     if result.isNullTrial && !acceptsNullResults {
       throw StoreError.nullResult(path: path, trial: trial.short)
     }
-    let resultTrial = TrialID(config: result.config)
-    guard resultTrial == trial else {
-      throw StoreError.configMismatch(trial: trial.short, resultTrial: resultTrial.short)
+    // Equal to the planned config: it hashes to `trial` (checked when planned). Else hash it.
+    let planned = plannedConfigs.withLock { $0[trial] } == result.config
+    if !planned {
+      let resultTrial = TrialID(config: result.config)
+      guard resultTrial == trial else {
+        throw StoreError.configMismatch(trial: trial.short, resultTrial: resultTrial.short)
+      }
     }
     let problems = result.validationProblems()
     guard problems.isEmpty else {
@@ -435,13 +459,15 @@ public final class SweepStore: Sendable {
     }
     let training = try StoreJSON.encode(result.training)
     let compression = try result.compression.map { try StoreJSON.encode($0) }
-    let config = try StoreJSON.encode(result.config)
+    // A planned config is already in the trial's row, as this text: copied in SQL below.
+    let config = planned ? nil : try StoreJSON.encode(result.config)
     return try write { db in
       _ = try Self.state(db, trial)
       let hasResult =
         try Bool.fetchOne(
-          db,
-          sql: "SELECT EXISTS (SELECT 1 FROM results WHERE trial_id = ? AND superseded_at IS NULL)",
+          try db.cachedStatement(
+            sql:
+              "SELECT EXISTS (SELECT 1 FROM results WHERE trial_id = ? AND superseded_at IS NULL)"),
           arguments: [trial.hex]) ?? false
       if hasResult {
         try Self.closeAttempt(
@@ -451,13 +477,14 @@ public final class SweepStore: Sendable {
       }
       let t = result.training
       let c = result.compression
-      try db.execute(
+      try db.run(
         sql: """
           INSERT INTO results (trial_id, attempt, worker, committed_at, config, training,
             compression, dataset_hash, stop_reason, iterations, diverged_at, wall_seconds,
             train_loss, train_accuracy, test_loss, test_accuracy, pruning_ratio,
             unpruned_test_accuracy, pruned_test_accuracy, pruned_train_accuracy)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          VALUES (?1, ?, ?, ?, COALESCE(?5, (SELECT config FROM trials WHERE id = ?1)), ?, ?, ?,
+            ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           """,
         arguments: [
           trial.hex, attempt, worker, at, config, training, compression, result.datasetHash,
@@ -470,7 +497,7 @@ public final class SweepStore: Sendable {
         db, trial: trial, attempt: attempt, worker: worker, host: host, outcome: .committed,
         error: nil, at: at)
       let state: TrialState = t.stopReason == .diverged ? .diverged : .done
-      try db.execute(
+      try db.run(
         sql: "UPDATE trials SET state = ?, updated_at = ? WHERE id = ?",
         arguments: [state.rawValue, at, trial.hex])
       return .committed
@@ -647,12 +674,17 @@ public final class SweepStore: Sendable {
   /// Runs `body` in one immediate transaction on the writer. SQLite failures become
   /// `StoreError.unavailable` when the store cannot take writes now (see `classify`), else
   /// `.database`; the transaction is rolled back either way.
+  ///
+  /// Inside `batch(_:)` it runs in the batch's transaction instead (GRDB's reentrant write on
+  /// the same writer queue), so that many changes share one commit and one sync.
   private func write<T>(_ body: (Database) throws -> T) throws -> T {
     if isReadOnly { throw StoreError.readOnly(path: path) }
     var systemErrno: Int32 = 0
     do {
-      return try db.writeWithoutTransaction { db in
+      return try db.unsafeReentrantWrite { db in
         do {
+          // Part of an open batch: its transaction holds this change, its commit syncs it.
+          if db.isInsideTransaction { return try body(db) }
           var result: T?
           try db.inTransaction(.immediate) {
             result = try body(db)
@@ -778,7 +810,8 @@ public final class SweepStore: Sendable {
   private static func state(_ db: Database, _ trial: TrialID) throws -> TrialState {
     guard
       let name = try String.fetchOne(
-        db, sql: "SELECT state FROM trials WHERE id = ?", arguments: [trial.hex])
+        try db.cachedStatement(sql: "SELECT state FROM trials WHERE id = ?"), arguments: [trial.hex]
+      )
     else { throw StoreError.unknownTrial(trial.short) }
     return TrialState(rawValue: name) ?? .pending
   }
@@ -786,7 +819,8 @@ public final class SweepStore: Sendable {
   private static func requireSweep(_ db: Database, _ sweepID: Int64) throws {
     let exists =
       try Bool.fetchOne(
-        db, sql: "SELECT EXISTS (SELECT 1 FROM sweeps WHERE id = ?)", arguments: [sweepID])
+        try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sweeps WHERE id = ?)"),
+        arguments: [sweepID])
       ?? false
     if !exists { throw StoreError.unknownSweep(sweepID) }
   }
@@ -801,28 +835,28 @@ public final class SweepStore: Sendable {
     outcome: AttemptOutcome, error: String?, at: Date
   ) throws {
     let open = try Int64.fetchOne(
-      db,
-      sql: """
-        SELECT id FROM attempts WHERE trial_id = ? AND attempt = ? AND outcome IS NULL
-          AND (?3 IS NULL OR worker = ?3)
-        ORDER BY id DESC LIMIT 1
-        """, arguments: [trial.hex, attempt, worker])
+      try db.cachedStatement(
+        sql: """
+          SELECT id FROM attempts WHERE trial_id = ? AND attempt = ? AND outcome IS NULL
+            AND (?3 IS NULL OR worker = ?3)
+          ORDER BY id DESC LIMIT 1
+          """), arguments: [trial.hex, attempt, worker])
     if let open {
-      try db.execute(
+      try db.run(
         sql: "UPDATE attempts SET outcome = ?, ended_at = ?, error = ? WHERE id = ?",
         arguments: [outcome.rawValue, at, error, open])
       return
     }
     if let worker, outcome == .committed || outcome == .duplicate,
       let lost = try Int64.fetchOne(
-        db,
-        sql: """
-          SELECT id FROM attempts WHERE trial_id = ? AND attempt = ? AND worker = ?
-            AND outcome = 'lost'
-          ORDER BY id DESC LIMIT 1
-          """, arguments: [trial.hex, attempt, worker])
+        try db.cachedStatement(
+          sql: """
+            SELECT id FROM attempts WHERE trial_id = ? AND attempt = ? AND worker = ?
+              AND outcome = 'lost'
+            ORDER BY id DESC LIMIT 1
+            """), arguments: [trial.hex, attempt, worker])
     {
-      try db.execute(
+      try db.run(
         sql: "UPDATE attempts SET outcome = ?, ended_at = ?, error = ? WHERE id = ?",
         arguments: [outcome.rawValue, at, error, lost])
       return
@@ -831,24 +865,25 @@ public final class SweepStore: Sendable {
     var who = worker ?? ""
     var host = ""
     if let row = try Row.fetchOne(
-      db,
-      sql: """
-        SELECT worker, host FROM attempts WHERE trial_id = ? AND attempt = ?
-          AND (?3 IS NULL OR worker = ?3)
-        ORDER BY id DESC LIMIT 1
-        """, arguments: [trial.hex, attempt, worker])
+      try db.cachedStatement(
+        sql: """
+          SELECT worker, host FROM attempts WHERE trial_id = ? AND attempt = ?
+            AND (?3 IS NULL OR worker = ?3)
+          ORDER BY id DESC LIMIT 1
+          """), arguments: [trial.hex, attempt, worker])
     {
       who = try row.decode(String.self, atIndex: 0)
       host = try row.decode(String.self, atIndex: 1)
     } else if let worker,
       let h = try String.fetchOne(
-        db, sql: "SELECT host FROM attempts WHERE worker = ? ORDER BY id DESC LIMIT 1",
+        try db.cachedStatement(
+          sql: "SELECT host FROM attempts WHERE worker = ? ORDER BY id DESC LIMIT 1"),
         arguments: [worker])
     {
       host = h
     }
     if let givenHost, !givenHost.isEmpty { host = givenHost }
-    try db.execute(
+    try db.run(
       sql: """
         INSERT INTO attempts (trial_id, attempt, worker, host, leased, ended_at, outcome, error)
         VALUES (?, ?, ?, ?, 0, ?, ?, ?)
@@ -966,5 +1001,13 @@ enum StoreJSON {
     } catch {
       throw StoreError.corrupt(path: path, detail: "\(what): \(error)")
     }
+  }
+}
+
+extension Database {
+  /// Executes `sql` through the connection's statement cache (prepared once per connection):
+  /// the coordinator's per-result statements are not parsed again for every result.
+  fileprivate func run(sql: String, arguments: StatementArguments) throws {
+    try cachedStatement(sql: sql).execute(arguments: arguments)
   }
 }

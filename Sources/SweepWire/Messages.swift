@@ -7,7 +7,7 @@ import TailNet
 
 /// The protocol version spoken by this build. A peer speaking another version is rejected with
 /// `WireError.unsupportedVersion`, never guessed at.
-public let wireProtocolVersion: UInt8 = 2
+public let wireProtocolVersion: UInt8 = 3
 
 /// The largest body accepted for each kind (bytes). Results carry curves and can be large.
 public let wireMaxResultBody = 4 << 20
@@ -316,26 +316,34 @@ public enum WireError: Error, Hashable, Sendable, CustomStringConvertible {
 /// JSON (UTF-8, ISO-8601-free: only numbers, strings, bools) or empty for `heartbeat`.
 public enum WireCodec {
   /// The frames of `message`.
+  /// The frames of `message`. The messages of every trial (assign, progress, result, ack,
+  /// cancel, heartbeat) use the lean binary encoding (BinaryCoding.swift); the rare ones
+  /// (ready, reject, shutdown) stay JSON, readable in a capture and, for `reject`, by a peer
+  /// of any version.
   public static func encode(_ message: WireMessage) -> [[UInt8]] {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     func json<T: Encodable>(_ v: T) -> [UInt8] {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      encoder.nonConformingFloatEncodingStrategy = .convertToString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
       // Encoding these plain structs cannot fail (non-finite floats are spelled out).
-      (try? encoder.encode(v)).map { Array($0) } ?? []
+      return (try? encoder.encode(v)).map { Array($0) } ?? []
+    }
+    func binary<T: Encodable>(_ v: T) -> [UInt8] {
+      // Cannot fail for the protocol's types (no dictionaries, no nil outside fields).
+      (try? binaryEncode(v)) ?? []
     }
     let body: [UInt8]
     switch message {
     case .ready(let b): body = json(b)
-    case .assign(let b): body = json(b)
-    case .heartbeat(let state): body = state.map(json) ?? []
-    case .progress(let b): body = json(b)
-    case .result(let b): body = json(b)
-    case .ack(let l): body = json(l)
+    case .assign(let b): body = binary(b)
+    case .heartbeat(let state): body = state.map(binary) ?? []
+    case .progress(let b): body = binary(b)
+    case .result(let b): body = binary(b)
+    case .ack(let l): body = binary(l)
     case .reject(let b): body = json(b)
     case .shutdown(let b): body = json(b)
-    case .cancel(let l): body = json(l)
+    case .cancel(let l): body = binary(l)
     }
     return [[wireProtocolVersion], [message.kind.rawValue], body]
   }
@@ -366,20 +374,13 @@ public enum WireCodec {
     return (frames[0][0], RejectBody(code: code, message: String((m.message ?? "").prefix(1000))))
   }
 
-  /// The lease of a `result` body too large to decode, read from its first bytes (bodies are
-  /// encoded with sorted keys, so `"lease"` comes first when there is no `"error"`); nil when
-  /// it is not there.
+  /// The lease of a `result` body too large to decode, read from its first bytes (the lease
+  /// is the body's first field); nil when they are not a valid lease.
   public static func leaseHint(ofResultBody body: [UInt8]) -> Lease? {
-    let head = String(decoding: body.prefix(200), as: UTF8.self)
-    guard let r = head.range(of: "{\"lease\":{\"attempt\":") else { return nil }
-    let rest = head[r.upperBound...]
-    let digits = rest.prefix { $0.isNumber }
-    guard let attempt = Int(digits), attempt >= 1,
-      rest.dropFirst(digits.count).hasPrefix(",\"trial\":\"")
+    guard let l = try? binaryDecodePrefix(Lease.self, from: Array(body.prefix(128))),
+      (1...1_000_000).contains(l.attempt)
     else { return nil }
-    let hex = rest.dropFirst(digits.count + 10).prefix(64)
-    guard let id = TrialID(hex: String(hex)) else { return nil }
-    return Lease(trial: id, attempt: attempt)
+    return l
   }
 
   /// Decodes untrusted frames (without a ROUTER identity frame). Never traps.
@@ -402,12 +403,19 @@ public enum WireCodec {
       throw .bodyTooLarge(kind: kind, size: body.count, limit: limit)
     }
 
-    let decoder = JSONDecoder()
-    decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     func json<T: Decodable>(_ type: T.Type) throws(WireError) -> T {
+      let decoder = JSONDecoder()
+      decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
       do {
         return try decoder.decode(T.self, from: Data(body))
+      } catch {
+        throw .malformedBody(kind: kind, detail: Self.short(error))
+      }
+    }
+    func binary<T: Decodable>(_ type: T.Type) throws(WireError) -> T {
+      do {
+        return try binaryDecode(T.self, from: body)
       } catch {
         throw .malformedBody(kind: kind, detail: Self.short(error))
       }
@@ -428,7 +436,7 @@ public enum WireCodec {
     switch kind {
     case .heartbeat:
       if body.isEmpty { return .heartbeat(nil) }
-      let st = try json(WorkerState.self)
+      let st = try binary(WorkerState.self)
       try checkState(st)
       return .heartbeat(st)
     case .ready:
@@ -438,28 +446,28 @@ public enum WireCodec {
       try checkState(b.state)
       return .ready(b)
     case .assign:
-      let b = try json(AssignBody.self)
+      let b = try binary(AssignBody.self)
       try checkLease(b.lease)
       try require(b.timeLimit > 0 && b.timeLimit.isFinite, "time limit must be > 0")
       try require(b.seq >= 1, "seq must be ≥ 1")
       return .assign(b)
     case .progress:
-      let b = try json(ProgressBody.self)
+      let b = try binary(ProgressBody.self)
       try checkLease(b.lease)
       try require(b.iteration >= 0 && b.maxIterations >= 0, "negative iteration")
       return .progress(b)
     case .result:
-      let b = try json(ResultBody.self)
+      let b = try binary(ResultBody.self)
       try checkLease(b.lease)
       try require((b.result == nil) != (b.error == nil), "exactly one of result and error")
       if let e = b.error { try require(e.utf8.count <= 16_384, "error text too long") }
       return .result(b)
     case .ack:
-      let l = try json(Lease.self)
+      let l = try binary(Lease.self)
       try checkLease(l)
       return .ack(l)
     case .cancel:
-      let l = try json(Lease.self)
+      let l = try binary(Lease.self)
       try checkLease(l)
       return .cancel(l)
     case .reject:

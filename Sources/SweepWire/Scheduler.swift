@@ -183,8 +183,8 @@ public struct Scheduler: Sendable {
   /// The rules in force.
   public let settings: SchedulerSettings
   var trials: [TrialID: Trial] = [:]
-  /// Pending trials, highest cost first.
-  var queue: [TrialID] = []
+  /// Pending trials, highest cost first (O(log T) per change).
+  var queue = PendingQueue(ordered: [])
   var workers: [WorkerID: Worker] = [:]
   var nextSeq = 1
   var stopping = false
@@ -199,26 +199,29 @@ public struct Scheduler: Sendable {
   /// A scheduler for `trials` (duplicates by id are ignored).
   public init(trials: [SchedulerTrial], settings: SchedulerSettings) {
     self.settings = settings
+    var ids: [TrialID] = []
+    ids.reserveCapacity(trials.count)
     for t in trials where self.trials[t.id] == nil {
       self.trials[t.id] = Trial(
         cost: t.cost, config: t.config, firstAttemptThisRun: t.previousAttempts + 1,
         nextAttempt: t.previousAttempts + 1)
-      queue.append(t.id)
+      ids.append(t.id)
     }
-    let sorted = queue.sorted { a, b in before(a, b) }
-    queue = sorted
-  }
-
-  func before(_ a: TrialID, _ b: TrialID) -> Bool {
-    let ca = trials[a]?.cost ?? 0
-    let cb = trials[b]?.cost ?? 0
-    return ca != cb ? ca > cb : a < b
+    let costs = self.trials.mapValues(\.cost)
+    ids.sort { a, b in
+      let ca = costs[a] ?? 0
+      let cb = costs[b] ?? 0
+      return ca != cb ? ca > cb : a < b
+    }
+    queue = PendingQueue(ordered: ids)
   }
 
   // MARK: Queries
 
   /// Trials waiting for a worker, in the order they will be handed out.
-  public var pendingTrials: [TrialID] { queue }
+  public var pendingTrials: [TrialID] { queue.ordered }
+  /// Number of trials waiting for a worker.
+  public var pendingCount: Int { queue.count }
   /// Number of trials leased now (or still computed under a lease of an earlier run).
   public var runningCount: Int { counts.running + counts.held }
   /// Number of trials with a committed result.
@@ -406,7 +409,7 @@ public struct Scheduler: Sendable {
   mutating func setStatus(_ id: TrialID, _ status: Status) {
     guard let old = trials[id]?.status else { return }
     switch old {
-    case .pending: queue.removeAll { $0 == id }
+    case .pending: queue.remove(id)
     case .leased:
       counts.running -= 1
       active.remove(id)
@@ -421,8 +424,7 @@ public struct Scheduler: Sendable {
     trials[id]?.status = status
     switch status {
     case .pending:
-      let i = queue.firstIndex { before(id, $0) } ?? queue.count
-      queue.insert(id, at: i)
+      queue.insert(id)
     case .leased:
       counts.running += 1
       active.insert(id)
@@ -744,19 +746,18 @@ public struct Scheduler: Sendable {
 
   /// The first pending trial `w` should take: one that does not avoid `w`, or, failing that,
   /// one that no other eligible worker could take.
-  func nextTrial(for w: WorkerID, now: Double) -> TrialID? {
-    var fallback: TrialID?
-    for id in queue {
-      guard let t = trials[id] else { continue }
-      if !t.avoid.contains(w) { return id }
-      if fallback == nil {
-        let someoneElse = workers.contains { key, other in
+  mutating func nextTrial(for w: WorkerID, now: Double) -> TrialID? {
+    let trials = self.trials
+    let workers = self.workers
+    return queue.first(
+      isTainted: { !(trials[$0]?.avoid.isEmpty ?? true) },
+      accepts: { !(trials[$0]?.avoid.contains(w) ?? false) },
+      fallback: { id in
+        guard let t = trials[id] else { return false }
+        return !workers.contains { key, other in
           key != w && other.quarantinedUntil <= now && !t.avoid.contains(key)
         }
-        if !someoneElse { fallback = id }
-      }
-    }
-    return fallback
+      })
   }
 
   mutating func assign(

@@ -59,6 +59,13 @@ public final class ZMQContext: @unchecked Sendable {
     handle = h
   }
 
+  /// Creates a context that may hold up to `maxSockets` sockets (libzmq's default is 1023;
+  /// benchmarks that play a thousand workers in one process need more).
+  public convenience init(maxSockets: Int32) throws(ZMQError) {
+    try self.init()
+    _ = try check(zmq_ctx_set(handle, ZMQ_MAX_SOCKETS, maxSockets), "zmq_ctx_set(MAX_SOCKETS)")
+  }
+
   /// Makes every blocking call on this context's sockets return `ETERM`; sockets must still be
   /// closed by their owning threads before the context is released.
   public func shutdown() {

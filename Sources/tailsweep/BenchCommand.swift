@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import SweepRuntime
+import TailMath
 import TailNet
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Benchmarks: time per SGD iteration, dispatch overhead.",
     discussion: "Run on a release build: scripts/bench.sh (or make bench) does that.",
-    subcommands: [BenchTrain.self, BenchDispatch.self])
+    subcommands: [BenchTrain.self, BenchDispatch.self, BenchFleet.self, BenchNoise.self])
 }
 
 struct BenchTrain: ParsableCommand {
@@ -60,57 +61,87 @@ struct BenchTrain: ParsableCommand {
   }
 }
 
-struct BenchDispatch: ParsableCommand {
+struct BenchNoise: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "dispatch",
-    abstract: "Null trials per second through the coordinator, durable commit included.",
+    commandName: "noise",
+    abstract: "SαS draws per second: Double per-draw sampler, Float32 batch sampler, type-2 noise.",
     discussion: """
-      Writes a sweep of N trials to a temporary folder and runs it with `tailsweep run
-      --null-trials`: the workers answer each assignment at once with a marked empty result, so
-      what is measured is the coordinator's loop, the wire protocol, the lease bookkeeping and
-      the SQLite commit of every attempt and result.
+      One thread. Rows: the Double Chambers–Mallows–Stuck sampler one draw at a time (noise
+      types 1 and 3, `sample --precise`); the vectorised Float32 sampler filling a buffer
+      (`sample`); and noise type 2 added in place to a 784×1000 Float layer, as training does.
+      Best of --repeats runs each.
       """)
 
-  @Option(help: "Local worker processes.") var workers: Int = 2
-  @Option(help: "Number of null trials (even, ≥ 2).") var trials: Int = 2000
+  @Option(help: "α of the draws, in [0.5, 2].") var alpha: Double = 1.75
+  @Option(help: "Draws per timed run.") var count: Int = 1 << 23
+  @Option(help: "Timed runs per row (the best is printed).") var repeats: Int = 5
 
   func validate() throws {
-    if workers < 1 { throw ValidationError("--workers must be ≥ 1") }
-    if trials < 2 || trials % 2 != 0 { throw ValidationError("--trials must be even and ≥ 2") }
+    if !(alpha >= 0.5 && alpha <= 2) { throw ValidationError("--alpha must be in [0.5, 2]") }
+    if count < 1 { throw ValidationError("--count must be ≥ 1") }
+    if repeats < 1 { throw ValidationError("--repeats must be ≥ 1") }
+  }
+
+  /// The smallest of `repeats` timings of `body`, in seconds.
+  func best(_ body: () -> Void) -> Double {
+    var fastest = Double.infinity
+    for _ in 0..<repeats {
+      let t0 = monotonicSeconds()
+      body()
+      fastest = min(fastest, monotonicSeconds() - t0)
+    }
+    return fastest
   }
 
   func run() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "tailsweep-bench-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let sweepFile = dir.appendingPathComponent("dispatch.yaml")
-    let yaml = """
-      # Dispatch benchmark: \(trials) null trials (no training).
-      description: "dispatch benchmark"
-      dataset: synthetic
-      train: {eta: 0.1, batchSize: 10, maxIterations: 1, evalEvery: 1}
-      grid: {width: {from: 1, to: \(trials / 2), step: 1}}
-      seeds: 2
-      """
-    try Data(yaml.utf8).write(to: sweepFile)
-    var o = SweepServeOptions(
-      sweepPath: sweepFile.path, resultsDirectory: dir.appendingPathComponent("results"),
-      endpoints: ["tcp://127.0.0.1:*"])
-    o.nullTrials = true
-    o.progress = .none
-    let local = LocalRunOptions(workers: workers, dataDirectory: dir)
-    let logger = makeLogger("tailsweep.bench", level: .warning)
-    let start = monotonicSeconds()
-    let code = try runLocalSweep(o, local: local, logger: logger)
-    let seconds = monotonicSeconds() - start
-    guard code == 0 else { throw RuntimeFailure("dispatch run failed with status \(code)") }
-    print("workers  trials  wall s (store setup, worker start, run)  trials/s")
-    print(
-      String(
-        format: "%7d  %6d  %38.2f  %8.0f", workers, trials, seconds, Double(trials) / seconds))
+    var rng = Xoshiro256(seed: 1)
+    var sink = 0.0
+    let double = best {
+      for _ in 0..<count { sink += rng.nextSymmetricStable(alpha: alpha) }
+    }
+    var buffer = [Float](repeating: 0, count: 1 << 20)
+    let batch = best {
+      var left = count
+      while left > 0 {
+        let n = min(left, buffer.count)
+        buffer.withUnsafeMutableBufferPointer { b in
+          rng.fillSymmetricStable(
+            alpha: Float(alpha), into: UnsafeMutableBufferPointer(rebasing: b[0..<n]))
+        }
+        left -= n
+      }
+    }
+    sink += Double(buffer[0])
+    let (rows, columns) = (1000, 784)
+    var layer = [Float](repeating: 0, count: rows * columns)
+    let steps = max(1, count / layer.count)
+    let add = best {
+      for _ in 0..<steps {
+        NoiseInjection.add(
+          type: .perEntry, alpha: alpha, scale: 1e-3, to: &layer, rows: rows, columns: columns,
+          rng: &rng)
+      }
+    }
+    sink += Double(layer[0])
+    print("α = \(alpha), one thread, best of \(repeats)")
+    print("sampler                                   draws/s   ns/draw  target    per step")
+    func row(_ name: String, _ draws: Int, _ seconds: Double, _ target: String, _ extra: String) {
+      print(
+        name.padding(toLength: 40, withPad: " ", startingAt: 0)
+          + String(
+            format: "  %7.1f M  %8.2f", Double(draws) / seconds / 1e6, seconds / Double(draws) * 1e9
+          )
+          + "  " + target.padding(toLength: 8, withPad: " ", startingAt: 0) + "  " + extra)
+    }
+    row("Double CMS, one draw per call", count, double, "", "")
+    row("Float32 batch (fillSymmetricStable)", count, batch, "≥ 60 M/s", "")
+    row(
+      "type-2 noise add, 784×1000 Float layer", steps * layer.count, add, "≥ 60 M/s",
+      String(format: "%.2f ms", add / Double(steps) * 1e3))
+    if sink.isNaN { print("(NaN in the sink)") }
     print(
       "reproduce: swift build -c release -Xswiftc -target-cpu -Xswiftc haswell && "
-        + ".build/release/tailsweep bench dispatch --workers \(workers) --trials \(trials)")
+        + ".build/release/tailsweep bench noise --alpha \(alpha) --count \(count) --repeats \(repeats)"
+    )
   }
 }

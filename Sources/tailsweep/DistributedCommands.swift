@@ -156,11 +156,17 @@ struct Worker: ParsableCommand {
     false
   @Option(help: "OpenBLAS threads of this worker (default 1: one worker per core).")
   var threads: Int = 1
+  @Option(
+    help: ArgumentHelp(
+      "Trials this worker runs at once, 1–64 (default 1: one worker per core, one trial each).",
+      discussion: "With --null-trials: how many assignments it holds at once."))
+  var slots: Int = 1
   @OptionGroup var data: DataDirOption
   @OptionGroup var timing: WireTimingOptions
 
   func validate() throws {
     if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+    if !(1...64).contains(slots) { throw ValidationError("--slots must be in 1…64") }
     if (serverKey == nil) != (keys == nil) {
       throw ValidationError("--server-key and --keys go together")
     }
@@ -183,6 +189,7 @@ struct Worker: ParsableCommand {
     o.liveness = timing.liveness
     o.coordinatorTimeout = coordinatorTimeout
     o.nullTrials = nullTrials
+    o.slots = slots
     o.nullTrialSeconds = Double(nullTrialMs) / 1000
     o.exitWithParent = exitWithParent
     if let s = serverKey, let k = keys {

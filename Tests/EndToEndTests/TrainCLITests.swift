@@ -93,9 +93,18 @@ import Testing
     let r = try Binary.run(["sample", "--alpha", "1.75", "--count", "1000", "--out", out])
     #expect(r.status == 0, "\(r.stderr)")
     let bytes = try Data(contentsOf: URL(fileURLWithPath: out))
-    // 1000 float64 values plus a header that is a multiple of 64 bytes.
-    #expect(bytes.count > 8000 && (bytes.count - 8000) % 64 == 0)
+    // 1000 float32 values (the batch sampler) plus a header that is a multiple of 64 bytes.
+    #expect(bytes.count > 4000 && (bytes.count - 4000) % 64 == 0)
     #expect(bytes.prefix(6) == Data([0x93]) + Data("NUMPY".utf8))
+    #expect(String(decoding: bytes.prefix(128), as: UTF8.self).contains("<f4"))
+    // --precise: float64 from the per-draw Double sampler.
+    let precise = try Binary.run([
+      "sample", "--alpha", "1.75", "--count", "1000", "--precise", "--out", out,
+    ])
+    #expect(precise.status == 0, "\(precise.stderr)")
+    let wide = try Data(contentsOf: URL(fileURLWithPath: out))
+    #expect(wide.count > 8000 && (wide.count - 8000) % 64 == 0)
+    #expect(String(decoding: wide.prefix(128), as: UTF8.self).contains("<f8"))
     let bad = try Binary.run([
       "sample", "--alpha", "0.5", "--beta", "1", "--count", "0", "--out", out,
     ])

@@ -66,10 +66,11 @@ func next(_ s: ZMQSocket, within seconds: Double = 10) throws -> WireMessage? {
     Issue.record("no assignment")
     return
   }
-  // A result body of 5 MiB: over the 4 MiB limit, under the socket's hard cap.
+  // A result body of about 5 MiB (40 bytes per point): over the 4 MiB limit, under the
+  // socket's hard cap.
   var result = simulatedResult(trial.config)
   let point = result.training.history[0]
-  result.training.history = Array(repeating: point, count: 60_000)
+  result.training.history = Array(repeating: point, count: 120_000)
   let frames = WireCodec.encode(.result(ResultBody(lease: first.lease, result: result, error: nil)))
   #expect(frames[2].count > wireMaxResultBody)
   try dealer.send(frames)

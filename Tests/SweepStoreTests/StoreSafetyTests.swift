@@ -494,3 +494,80 @@ struct AttemptRowValues: Equatable {
   var leased: Bool
   var outcome: String?
 }
+
+/// Group commit (`SweepStore.batch`): many changes, one transaction and one sync.
+@Suite struct GroupCommitTests {
+  /// A batch's results are invisible to another process's reader until `batch` returns, then
+  /// all of them are there.
+  @Test func batchIsInvisibleUntilItReturnsThenWhole() throws {
+    let (store, sweep, trials) = try leasedStore(count: 5)
+    let reader = try SweepStore(readOnlyPath: store.path)
+    var seenInside: [Int] = []
+    try store.batch {
+      for (i, t) in trials.enumerated() {
+        let r = Fixtures.result(for: t, testAccuracy: 0.5 + Double(i) / 100, historyPoints: 5)
+        #expect(
+          try store.commit(trial: t.id, attempt: 1, worker: "w", result: r, at: Date())
+            == .committed)
+        seenInside.append(try reader.status(sweepID: sweep).counts[.done] ?? -1)
+      }
+    }
+    #expect(seenInside == [0, 0, 0, 0, 0])
+    #expect(try reader.status(sweepID: sweep).counts[.done] == 5)
+    #expect(try store.verify().isEmpty)
+  }
+
+  /// A batch whose body throws keeps none of its changes; nested batches join the outer one.
+  @Test func failedBatchKeepsNothing() throws {
+    let (store, sweep, trials) = try leasedStore(count: 3)
+    struct Stop: Error {}
+    let error = thrown {
+      try store.batch {
+        for t in trials {
+          let r = Fixtures.result(for: t, testAccuracy: 0.6, historyPoints: 5)
+          try store.batch {
+            _ = try store.commit(trial: t.id, attempt: 1, worker: "w", result: r, at: Date())
+          }
+        }
+        try store.markFailed(trial: trials[0].id, error: "x")
+        throw Stop()
+      }
+    }
+    #expect(error != nil)
+    let rows = try store.rows(sweepID: sweep)
+    #expect(rows.allSatisfy { $0.state == .running && $0.result == nil })
+    #expect(try store.verify().isEmpty)
+  }
+
+  /// The disk fills inside a batch: the batch is `.unavailable(kind: .full)` and rolled back
+  /// whole; earlier batches are intact; after space is freed the same batch goes through.
+  @Test func fullDiskFailsTheWholeBatch() throws {
+    let (store, sweep, trials) = try leasedStore(count: 60)
+    let first = Array(trials.prefix(2))
+    let rest = Array(trials.dropFirst(2))
+    func commitAll(_ ts: [PlannedTrial]) throws {
+      try store.batch {
+        for t in ts {
+          let r = Fixtures.result(for: t, testAccuracy: 0.7, historyPoints: 60)
+          _ = try store.commit(trial: t.id, attempt: 1, worker: "w", result: r, at: Date())
+        }
+      }
+    }
+    try commitAll(first)
+    try store.withWriterConnection { db in
+      let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+      try db.execute(sql: "PRAGMA max_page_count = \(pages + 8)")
+    }
+    let error = try #require(thrown { try commitAll(rest) } as? StoreError)
+    #expect(error.unavailableKind == .full)
+    var rows = try store.rows(sweepID: sweep)
+    #expect(rows.filter { $0.state == .done }.map(\.id).sorted() == first.map(\.id).sorted())
+    try store.withWriterConnection { db in
+      try db.execute(sql: "PRAGMA max_page_count = 1073741823")
+    }
+    try commitAll(rest)
+    rows = try store.rows(sweepID: sweep)
+    #expect(rows.allSatisfy { $0.state == .done })
+    #expect(try store.verify().isEmpty)
+  }
+}

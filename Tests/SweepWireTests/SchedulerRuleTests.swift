@@ -38,12 +38,12 @@ private func expectInvalidResultRefused(_ body: ResultBody, mentions field: Stri
 }
 
 @Test func resultWithNaNAccuracyOnTheWireIsRefused() throws {
-  // The body as a worker would send it: the accuracy spelled "nan".
-  let good = WireCodec.encode(.result(resultBody(rid(1), 1, sampleResult(config: config(1)))))
-  let text = String(decoding: good[2], as: UTF8.self)
-  #expect(text.contains("\"testAccuracy\":0.8"))
-  let bad = text.replacingOccurrences(of: "\"testAccuracy\":0.8", with: "\"testAccuracy\":\"nan\"")
-  guard case .result(let body) = try WireCodec.decode([good[0], good[1], Array(bad.utf8)]) else {
+  // The frames as a worker would send them: the accuracy is NaN (the binary encoding carries
+  // any IEEE value, so the check is the scheduler's, after decoding).
+  var r = sampleResult(config: config(1))
+  r.training.final?.testAccuracy = .nan
+  let sent = WireCodec.encode(.result(resultBody(rid(1), 1, r)))
+  guard case .result(let body) = try WireCodec.decode(sent) else {
     Issue.record("not a result")
     return
   }

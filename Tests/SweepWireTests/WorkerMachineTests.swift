@@ -65,7 +65,7 @@ private func isLog(_ a: WorkerAction) -> Bool { if case .log = a { true } else {
   #expect(n.tick(now: 6.5).reconnects)
 }
 
-@Test(arguments: [UInt8(1), UInt8(3)])
+@Test(arguments: [UInt8(1), wireProtocolVersion - 1, wireProtocolVersion + 1])
 func rejectInAnotherProtocolVersionStopsTheWorker(version: UInt8) {
   var m = WorkerMachine(settings: workerSettings())
   _ = m.start(now: 0)

@@ -66,7 +66,45 @@ public final class InMemoryLedger: CoordinatorLedger {
   public private(set) var startedLeases: [Lease] = []
   /// When set, every write throws this (the store is full).
   public var failure: String?
+  /// Asked at the end of every batch, before its sync: true makes the sync fail (the batch is
+  /// rolled back and `inBatch` throws), as when the coordinator dies between its writes and
+  /// the sync, or the disk fills at the sync.
+  public var failSync: (() -> Bool)?
+  /// Batches made durable, and batches rolled back.
+  public private(set) var syncs = 0
+  public private(set) var rollbacks = 0
+  /// Whether a batch is open (writes are not durable yet).
+  public private(set) var inOpenBatch = false
   public init() {}
+
+  struct State {
+    var results: [TrialID: (lease: Lease, worker: String, result: TrialResult)]
+    var attempts: [Lease: Attempt]
+    var failedTrials: [TrialID: String]
+    var startedLeases: [Lease]
+  }
+
+  /// Group commit with the store's rules: the batch's writes are kept together, or (the body
+  /// or the sync failed) none of them. Violation records are not rolled back.
+  public func inBatch(_ body: () throws -> Void) throws {
+    let before = State(
+      results: results, attempts: attempts, failedTrials: failedTrials,
+      startedLeases: startedLeases)
+    inOpenBatch = true
+    defer { inOpenBatch = false }
+    do {
+      try body()
+      if failSync?() == true { throw Unavailable(description: "sync failed") }
+      syncs += 1
+    } catch {
+      results = before.results
+      attempts = before.attempts
+      failedTrials = before.failedTrials
+      startedLeases = before.startedLeases
+      rollbacks += 1
+      throw error
+    }
+  }
 
   struct Unavailable: Error, CustomStringConvertible {
     var description: String
@@ -190,6 +228,14 @@ public final class SimCluster: CoordinatorTransport {
   public var random: SimRandom
   var epochs: UInt64 = 1
   public private(set) var restarts = 0
+  /// Probability that the coordinator dies at the end of a batch, after its writes and before
+  /// the sync: the batch is lost, nothing it held back leaves, and a new coordinator starts.
+  public var crashBeforeSync = 0.0
+  /// Set while the coordinator is dying: nothing it sends leaves.
+  var dying = false
+  /// Acknowledgements sent while the ledger had a batch open (must stay 0: group commit sends
+  /// them only after the sync).
+  public private(set) var acksBeforeSync = 0
 
   public init(trials: Int, settings: SchedulerSettings? = nil, seed: UInt64 = 1) {
     self.trials = sampleTrials(trials)
@@ -200,6 +246,13 @@ public final class SimCluster: CoordinatorTransport {
     self.settings = s
     self.random = SimRandom(seed: seed)
     startCoordinator()
+    ledger.failSync = { [unowned self] in
+      guard self.crashBeforeSync > 0, self.random.chance(self.crashBeforeSync) else {
+        return false
+      }
+      self.dying = true
+      return true
+    }
   }
 
   /// Starts (or restarts) the coordinator on the ledger's state: trials without a result, attempt
@@ -242,7 +295,9 @@ public final class SimCluster: CoordinatorTransport {
 
   // CoordinatorTransport
   public func send(_ frames: [[UInt8]], to worker: WorkerID) throws -> SendStatus {
+    if dying { return .sent }  // lost with the process
     guard let w = workers[worker], w.stopped == nil else { return .unreachable }
+    if ledger.inOpenBatch, case .ack? = try? WireCodec.decode(frames) { acksBeforeSync += 1 }
     enqueue(
       InFlight(
         from: worker, connection: w.connection, frames: frames, toCoordinator: false, deliverAt: now
@@ -312,21 +367,23 @@ public final class SimCluster: CoordinatorTransport {
         due.swapAt(i, random.below(i + 1))
       }
     }
-    for m in due {
-      if m.toCoordinator {
+    // The coordinator handles what reached it in this step as one group commit.
+    coordinatorBatch {
+      for m in due where m.toCoordinator {
         guard let w = workers[m.from], w.connection == m.connection || random.chance(0.5) else {
           continue
         }
         coordinator.receive(m.frames, from: m.from, now: now)
-      } else {
-        guard let w = workers[m.from], w.stopped == nil, !w.frozen, m.connection == w.connection
-        else { continue }
-        if case .ack(let l)? = try? WireCodec.decode(m.frames), w.sentResults[l] == true {
-          w.acknowledged.insert(l.trial)
-          w.sentResults[l] = nil
-        }
-        perform(w, w.machine.receive(m.frames, now: now))
       }
+    }
+    for m in due where !m.toCoordinator {
+      guard let w = workers[m.from], w.stopped == nil, !w.frozen, m.connection == w.connection
+      else { continue }
+      if case .ack(let l)? = try? WireCodec.decode(m.frames), w.sentResults[l] == true {
+        w.acknowledged.insert(l.trial)
+        w.sentResults[l] = nil
+      }
+      perform(w, w.machine.receive(m.frames, now: now))
     }
     for w in workers.values.sorted(by: { $0.id < $1.id }) where w.stopped == nil && !w.frozen {
       for (l, c) in w.computing.sorted(by: { $0.key.trial < $1.key.trial })
@@ -339,7 +396,17 @@ public final class SimCluster: CoordinatorTransport {
       }
       perform(w, w.machine.tick(now: now))
     }
-    coordinator.tick(now: now, drained: true)
+    coordinatorBatch { coordinator.tick(now: now, drained: true) }
+  }
+
+  /// Runs `body` in one batch of the coordinator; if the coordinator died before the sync,
+  /// starts a new one.
+  func coordinatorBatch(_ body: () -> Void) {
+    coordinator.batch(body)
+    if dying {
+      dying = false
+      restartCoordinator()
+    }
   }
 
   /// Steps until `done()` or `seconds` of fake time pass; returns whether `done()` held.
@@ -363,6 +430,9 @@ public final class SimCluster: CoordinatorTransport {
     var out: [String] = []
     if !ledger.doubleCommits.isEmpty { out.append("double commits: \(ledger.doubleCommits)") }
     if !ledger.reusedAttempts.isEmpty { out.append("reused attempts: \(ledger.reusedAttempts)") }
+    if acksBeforeSync > 0 {
+      out.append("\(acksBeforeSync) acks sent before their batch was synced")
+    }
     for id in ledger.foreignConfigs {
       out.append("stored result of \(id.short) has another config")
     }

@@ -1,0 +1,58 @@
+import SweepSpec
+import Testing
+
+@testable import SweepWire
+
+/// SplitMix64: a fixed-seed source for the model-based test below.
+private struct Mix {
+  var state: UInt64
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+  mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+}
+
+/// Model-based: random inserts, removals, avoid sets and takes against a sorted array with the
+/// scheduler's old linear rules (first trial in order that accepts the worker, else the first
+/// that the fallback accepts). 200 seeds × 400 operations over 1–40 trials.
+@Test func pendingQueueMatchesTheLinearModel() {
+  for seed in 0..<200 {
+    var r = Mix(state: UInt64(seed))
+    let n = 1 + r.below(40)
+    let ids = (0..<n).map { tid($0) }
+    var q = PendingQueue(ordered: ids)
+    var model = Set(ids)
+    var avoid: [TrialID: Set<Int>] = [:]
+    for step in 0..<400 {
+      let id = ids[r.below(n)]
+      switch r.below(10) {
+      case 0..<3:
+        q.remove(id)
+        model.remove(id)
+      case 3..<6:
+        q.insert(id)
+        model.insert(id)
+      case 6:
+        avoid[id, default: []].insert(r.below(3))  // avoid sets only grow
+      default:
+        let worker = r.below(3)
+        let noOther = r.below(2) == 0
+        let accepts = { (t: TrialID) in !(avoid[t]?.contains(worker) ?? false) }
+        let fallback = { (_: TrialID) in noOther }
+        let ordered = ids.filter { model.contains($0) }
+        let expected = ordered.first(where: accepts) ?? ordered.first(where: fallback)
+        let got = q.first(
+          isTainted: { !(avoid[$0]?.isEmpty ?? true) }, accepts: accepts, fallback: fallback)
+        #expect(got == expected, "seed \(seed) step \(step)")
+        if got != expected { return }
+      }
+      #expect(q.count == model.count)
+      #expect(q.ordered == ids.filter { model.contains($0) })
+      #expect(ids.allSatisfy { q.contains($0) == model.contains($0) })
+    }
+  }
+}
