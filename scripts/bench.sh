@@ -10,8 +10,11 @@ export OPENBLAS_NUM_THREADS=1
 echo "== time per SGD iteration (one thread) =="
 "$BIN" bench train --shapes 100:784:1000,5000:784:5000 --noise-types 1,2 --iterations 50
 echo
-echo "== dispatch overhead: null trials through the coordinator, 2 local workers =="
-"$BIN" bench dispatch --workers 2 --trials 2000
+echo "== dispatch: null trials through the coordinator, 2 local workers, group commit =="
+"$BIN" bench dispatch --workers 2 --trials 1000,10000,100000
+echo
+echo "== a coordinator under 1000 heartbeating workers (2 s null trials) =="
+"$BIN" bench fleet --workers 1000 --trial-ms 2000 --seconds 30
 echo
 echo "== α-stable noise sampler: draws per second, one thread =="
 "$BIN" bench noise

@@ -74,11 +74,20 @@ public final class CoordinatorLoop {
     self.display = ProgressDisplay(style: options.progress, total: 0)
   }
 
-  /// The trials to serve and where to record them.
+  /// The trials to serve and where to record them. After `bind()`, the scheduler is built
+  /// here (O(T log T) for T trials: seconds for a million), before any worker is started, so
+  /// that no worker waits through it for its first answer.
   public func load(trials: [CoordinatorTrial], ledger: CoordinatorLedger) {
     self.trials = trials
     self.ledger = ledger
     display = ProgressDisplay(style: options.progress, total: trials.count)
+    if let r = router { core = makeCore(router: r, ledger: ledger) }
+  }
+
+  func makeCore(router r: ZMQSocket, ledger: CoordinatorLedger) -> CoordinatorCore {
+    CoordinatorCore(
+      trials: trials, settings: options.scheduler, ledger: ledger,
+      transport: ZMQRouterTransport(socket: r), logger: logger)
   }
 
   /// Binds the ROUTER (and the ZAP handler first, when CURVE is on); returns the endpoints.
@@ -102,7 +111,18 @@ public final class CoordinatorLoop {
     }
     let r = try ZMQSocket(context: context, type: .router, linger: 500)
     try r.setRouterMandatory(true)
-    try r.setRouterHandover(true)
+    // Without CURVE, a reconnecting worker takes its routing id over from its stale
+    // connection at once. With CURVE, no connection may take over a routing id in use: a second
+    // allowed key presenting a connected worker's id is dropped by libzmq before it can
+    // receive that worker's messages (ZAP cannot see the routing id, zeromq/libzmq#4161). A
+    // stale connection then blocks its own worker's reconnect only until transport heartbeats
+    // (below) drop it, within the liveness deadline.
+    try r.setRouterHandover(options.serverKeys == nil)
+    if options.serverKeys != nil {
+      let hbMs = Int32(max(10, options.scheduler.heartbeatInterval * 1000))
+      try r.setTransportHeartbeat(
+        intervalMs: hbMs, timeoutMs: Int32(max(30, options.scheduler.workerDeadline * 1000)))
+    }
     // Bodies up to 16× the result limit reach the codec, which refuses them with a reason the
     // attempt is closed with; beyond that libzmq drops the connection (hostile peers).
     try r.setMaxMessageSize(Int64(16 * wireMaxResultBody))
@@ -131,12 +151,18 @@ public final class CoordinatorLoop {
   static let batchLimit = 4096
   static let batchSeconds = 0.02
 
-  /// The worker a ROUTER message came from; nil for routing ids starting with a zero byte.
-  /// Those are libzmq's own: it gives one to a connection that a newer connection with the
-  /// same id replaced (ROUTER_HANDOVER). Workers always set theirs, so what still arrives on
-  /// such a connection is stale.
+  /// The worker a ROUTER message came from; nil for routing ids that no worker has:
+  /// - ids starting with a zero byte are libzmq's own: it gives one to a connection that a
+  ///   newer connection with the same id replaced (ROUTER_HANDOVER);
+  /// - one-byte ids: without handover (CURVE), libzmq leaves a second connection presenting an
+  ///   id in use without a route (`aDuplicateWithoutHandoverGetsNoRoute`); its router code would
+  ///   take the first frame of a later message (our one-byte version frame) as that
+  ///   connection's id.
+  /// Workers always set theirs, of 2–255 bytes, so what arrives under these is stale or
+  /// misframed: dropped. (Its worker hears nothing, reconnects after its deadline, and by then
+  /// its old connection is gone.)
   static func sender(of frames: [[UInt8]]) -> WorkerID? {
-    guard let id = frames.first, let first = id.first, first != 0 else { return nil }
+    guard let id = frames.first, id.count >= 2, id[0] != 0 else { return nil }
     return WorkerID(raw: id)
   }
 
@@ -150,9 +176,7 @@ public final class CoordinatorLoop {
       zap?.socket.close()
       display.finish()
     }
-    let c = CoordinatorCore(
-      trials: trials, settings: options.scheduler, ledger: ledger,
-      transport: ZMQRouterTransport(socket: r), logger: logger)
+    let c = core ?? makeCore(router: r, ledger: ledger)
     core = c
     let start = monotonicSeconds()
     let tickMs = Int(max(5, min(100, options.scheduler.heartbeatInterval * 1000 / 4)))

@@ -78,6 +78,18 @@ public final class ZMQContext: @unchecked Sendable {
   }
 }
 
+/// Socket monitor event numbers (`ZMQSocket.monitor`).
+public enum ZMQEvent {
+  /// Every event.
+  public static let all = Int32(ZMQ_EVENT_ALL)
+  /// A connection was established.
+  public static let connected = Int32(ZMQ_EVENT_CONNECTED)
+  /// A connection was closed (by either side).
+  public static let disconnected = Int32(ZMQ_EVENT_DISCONNECTED)
+  /// The security handshake succeeded.
+  public static let handshakeSucceeded = Int32(ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+}
+
 /// The socket types this project uses (and a few more for tests).
 public enum ZMQSocketType: Sendable {
   /// `ZMQ_PAIR`, `ZMQ_REQ`, `ZMQ_REP`, `ZMQ_DEALER`, `ZMQ_ROUTER`, `ZMQ_PUSH`, `ZMQ_PULL`,
@@ -239,6 +251,20 @@ public final class ZMQSocket {
   }
   /// ZMTP heartbeats (`ZMQ_HEARTBEAT_IVL`, `_TIMEOUT`): detect dead TCP peers. They are answered
   /// by libzmq's I/O thread, so they do not prove the application is alive.
+  /// Reports this socket's connection events (`ZMQ_EVENT_*` in `events`) on a PAIR socket
+  /// bound at `endpoint` (`inproc://…`): connect a `.pair` socket there and read
+  /// `ZMQSocket.monitorEvent(_:)` from its messages.
+  public func monitor(_ endpoint: String, events: Int32 = ZMQEvent.all) throws(ZMQError) {
+    try check(
+      zmq_socket_monitor(try live("zmq_socket_monitor"), endpoint, events), "zmq_socket_monitor")
+  }
+
+  /// The event number of a monitor message (its first frame: 16-bit event, 32-bit value).
+  public static func monitorEvent(_ frames: [[UInt8]]) -> Int32? {
+    guard let f = frames.first, f.count >= 2 else { return nil }
+    return Int32(UInt16(f[0]) | UInt16(f[1]) << 8)
+  }
+
   public func setTransportHeartbeat(intervalMs: Int32, timeoutMs: Int32) throws(ZMQError) {
     try setInt(ZMQ_HEARTBEAT_IVL, intervalMs, name: "ZMQ_HEARTBEAT_IVL")
     try setInt(ZMQ_HEARTBEAT_TIMEOUT, timeoutMs, name: "ZMQ_HEARTBEAT_TIMEOUT")

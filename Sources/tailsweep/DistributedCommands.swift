@@ -170,8 +170,8 @@ struct Worker: ParsableCommand {
     if (serverKey == nil) != (keys == nil) {
       throw ValidationError("--server-key and --keys go together")
     }
-    if id.map({ $0.isEmpty || $0.utf8.count > 200 }) == true {
-      throw ValidationError("--id: 1–200 bytes")
+    if id.map({ $0.utf8.count < 2 || $0.utf8.count > 200 }) == true {
+      throw ValidationError("--id: 2–200 bytes")
     }
   }
 

@@ -31,7 +31,7 @@ import Testing
     // One worker line per host, arguments single-quoted for the remote shell.
     let worker =
       "'env' 'OPENBLAS_NUM_THREADS=1' 'nohup' '/opt/ts/tailsweep' 'worker' '--connect' "
-      + "'tcp://10.0.0.1:5555' '--data' '/data/it'\\''s here' '--server-key' 'k.pub' "
+      + "'tcp://10.0.0.1:5555' '--data' '/data/it'\\''s here' '--server-key=k.pub' "
       + "'--keys' '/opt/ts/keys' '--liveness' '5' "
     #expect(out.stdout.components(separatedBy: worker).count == 3)
 

@@ -444,14 +444,14 @@ enum Dist {
       dir, sweep, port: port, extra: ["--keys", "keys/server", "--allow", "allow.txt"])
     let serverKey = dir.appendingPathComponent("keys/server/public.key").path
     let intruder = try worker(
-      dir, port: port, id: "intruder", extra: ["--server-key", serverKey, "--keys", "keys/bad"])
+      dir, port: port, id: "intruder", extra: ["--server-key=\(serverKey)", "--keys", "keys/bad"])
     defer { for p in [c, intruder] { p.stop() } }
     #expect(Dist.eventually(10) { c.log.contains("worker key refused") })
     usleep(500_000)
     #expect(try Dist.openStore(dir, "curve").status(sweepID: nil).workers.isEmpty)
     #expect(!intruder.log.contains("trial"))
     let member = try worker(
-      dir, port: port, id: "member", extra: ["--server-key", serverKey, "--keys", "keys/good"])
+      dir, port: port, id: "member", extra: ["--server-key=\(serverKey)", "--keys", "keys/good"])
     defer { member.stop() }
     #expect(c.wait(60) == 0, "\(c.log)")
     let store = try Dist.openStore(dir, "curve")

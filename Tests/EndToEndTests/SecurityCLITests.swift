@@ -102,7 +102,7 @@ import Testing
     #expect(chmod(secret, mode_t(mode)) == 0)
     let r = try Binary.run([
       "worker", "--connect", "tcp://127.0.0.1:\(try ClusterSupport.freePort())",
-      "--server-key", server, "--keys", keys.path, "--coordinator-timeout", "1",
+      "--server-key=\(server)", "--keys", keys.path, "--coordinator-timeout", "1",
     ])
     #expect(r.status == 2, "exit \(r.status): \(r.stderr)")
     let octal = String(mode, radix: 8)
@@ -121,7 +121,7 @@ import Testing
     // No coordinator: the worker starts and gives up after its coordinator timeout (exit 3).
     let r = try Binary.run([
       "worker", "--connect", "tcp://127.0.0.1:\(try ClusterSupport.freePort())",
-      "--server-key", server, "--keys", keys.path, "--coordinator-timeout", "0.5",
+      "--server-key=\(server)", "--keys", keys.path, "--coordinator-timeout", "0.5",
       "--heartbeat-ms", "100",
     ])
     #expect(r.status == 3, "exit \(r.status): \(r.stderr)")

@@ -1,11 +1,12 @@
 import Foundation
-import SweepRuntime
 import SweepSpec
 import SweepWire
 import TailNet
 import TailSweepTestSupport
 import Testing
 import ZeroMQ
+
+@testable import SweepRuntime
 
 // The coordinator loop with its real ZeroMQ ROUTER, and a raw DEALER playing the worker: the
 // paths that only the socket layer can show.
@@ -97,4 +98,12 @@ func next(_ s: ZMQSocket, within seconds: Double = 10) throws -> WireMessage? {
   #expect(ledger.attempts[first.lease]?.outcome == .failed)
   #expect(ledger.results[trial.id]?.lease == second.lease)
   #expect(running.summary?.committed == 1)
+}
+
+@Test func routingIDsNoWorkerHasAreIgnored() {
+  #expect(CoordinatorLoop.sender(of: [Array("w1".utf8), [3]]) == WorkerID("w1"))
+  #expect(CoordinatorLoop.sender(of: [[0, 1, 2, 3, 4], [3]]) == nil)  // libzmq's own
+  #expect(CoordinatorLoop.sender(of: [[3], [1], [2]]) == nil)  // a version frame taken as id
+  #expect(CoordinatorLoop.sender(of: [[], [3]]) == nil)
+  #expect(CoordinatorLoop.sender(of: []) == nil)
 }

@@ -69,7 +69,8 @@ sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 # The worker command, quoted for the remote POSIX shell.
 worker=(env OPENBLAS_NUM_THREADS=1 nohup "$bin" worker --connect "$address")
 [ -n "$data" ] && worker+=(--data "$data")
-[ -n "$server_key" ] && worker+=(--server-key "$server_key")
+# `=` form: a Z85 key may start with "-", which would read as another option.
+[ -n "$server_key" ] && worker+=("--server-key=$server_key")
 [ -n "$worker_keys" ] && worker+=(--keys "$worker_keys")
 worker+=("$@")
 worker_q=""
