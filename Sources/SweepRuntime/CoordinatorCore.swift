@@ -111,6 +111,10 @@ public final class CoordinatorCore {
   var outbox: [(WireMessage, WorkerID)]?
   /// The time of the latest event (for follow-ups of a batch).
   var lastNow = 0.0
+  /// Called after a batch became durable and before anything it held back is sent, with the
+  /// number of results it committed (testing aid: the chaos runner kills the coordinator
+  /// there, between commit and ack).
+  public var afterDurableBatch: ((Int) -> Void)?
   /// What this run did so far.
   public private(set) var summary = CoordinatorSummary()
   /// Whether the scheduler said `finished` (or the store failed).
@@ -207,6 +211,7 @@ public final class CoordinatorCore {
       if failure != nil { storeFailed(reason, now: lastNow) }
       return
     }
+    afterDurableBatch?(summary.committed - before.committed)
     for (message, worker) in held { deliver(message, to: worker) }
     runFollowUps(now: lastNow)
   }

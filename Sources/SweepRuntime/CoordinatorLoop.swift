@@ -178,6 +178,18 @@ public final class CoordinatorLoop {
     }
     let c = core ?? makeCore(router: r, ledger: ledger)
     core = c
+    // Testing aid (tailsweep chaos): TAILSWEEP_CRASH_AFTER_COMMITS=N kills this process with
+    // SIGKILL right after the N-th durable batch that committed results, before its acks leave.
+    if let n = ProcessInfo.processInfo.environment["TAILSWEEP_CRASH_AFTER_COMMITS"]
+      .flatMap({ Int($0) }), n > 0
+    {
+      var seen = 0
+      c.afterDurableBatch = { committed in
+        guard committed > 0 else { return }
+        seen += 1
+        if seen >= n { kill(getpid(), SIGKILL) }
+      }
+    }
     let start = monotonicSeconds()
     let tickMs = Int(max(5, min(100, options.scheduler.heartbeatInterval * 1000 / 4)))
     c.tick(now: start, drained: true)

@@ -214,6 +214,7 @@ public final class WorkerLoop {
       case .reconnect: try transport.reconnect()
       case .log(let level, let text):
         switch level {
+        case .debug: logger.debug("\(text)")
         case .info: logger.info("\(text)")
         case .warning: logger.warning("\(text)")
         case .error: logger.error("\(text)")

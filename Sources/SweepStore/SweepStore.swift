@@ -608,6 +608,29 @@ public final class SweepStore: Sendable {
   /// Checked: SQLite's integrity and foreign keys; a current result exists exactly for trials
   /// `done` or `diverged`, and agrees with the state; every result decodes and has its
   /// `committed` attempt.
+  /// Per trial that has any: how many result rows (current or superseded) and how many
+  /// attempts ended `committed`. Without reruns both are 1 for every finished trial; more is a
+  /// duplicate commit (the chaos runner counts them).
+  public func commitCounts() throws -> [TrialID: (results: Int, committed: Int)] {
+    try read { db in
+      var out: [TrialID: (results: Int, committed: Int)] = [:]
+      for row in try Row.fetchAll(
+        db, sql: "SELECT trial_id, COUNT(*) FROM results GROUP BY trial_id")
+      {
+        let id = try trialID(try row.decode(String.self, atIndex: 0))
+        out[id, default: (0, 0)].results = try row.decode(Int.self, atIndex: 1)
+      }
+      for row in try Row.fetchAll(
+        db,
+        sql: "SELECT trial_id, COUNT(*) FROM attempts WHERE outcome = 'committed' GROUP BY trial_id"
+      ) {
+        let id = try trialID(try row.decode(String.self, atIndex: 0))
+        out[id, default: (0, 0)].committed = try row.decode(Int.self, atIndex: 1)
+      }
+      return out
+    }
+  }
+
   public func verify() throws -> [String] {
     try read { db in
       var problems: [String] = []

@@ -67,6 +67,8 @@ public enum WorkerAction: Hashable, Sendable {
 
 /// Log levels the machine asks for.
 public enum WorkerLogLevel: String, Hashable, Sendable {
+  /// Every result acknowledged (what the chaos runner checks against the store).
+  case debug
   /// Routine.
   case info
   /// Unexpected but handled.
@@ -304,7 +306,11 @@ public struct WorkerMachine: Sendable {
       queued.append(body)
       startQueued(into: &out)
     case .heartbeat: break
-    case .ack(let l): forget(l)
+    case .ack(let l):
+      if unacked[l] != nil {
+        out.append(.log(.debug, "result acknowledged: trial \(l.trial.hex) attempt \(l.attempt)"))
+      }
+      forget(l)
     case .cancel(let l):
       if running[l] != nil {
         out.append(.log(.info, "trial \(l) cancelled by the coordinator"))
