@@ -136,8 +136,7 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
     blas: "\(BLASThreads.configuration); 1 thread per worker process")
   let sweepID = try store.beginSweep(sweep, provenance: provenance)
   let toRun = try store.trialsToRun(sweepID: sweepID, rerun: o.rerun)
-  var previous: [TrialID: Int] = [:]
-  for row in try store.rows(sweepID: sweepID) { previous[row.id] = row.attempts }
+  let previous = try store.highestAttempts(sweepID: sweepID)
   let trials = toRun.map {
     CoordinatorTrial(
       id: $0.id, config: $0.config, cost: $0.relativeCost, previousAttempts: previous[$0.id] ?? 0)

@@ -32,8 +32,9 @@ public struct PlannedTrial: Codable, Hashable, Sendable {
     self.relativeCost = relativeCost
   }
 
-  /// Creates a planned trial whose `config` is already normalised and `id` computed from it.
-  init(id: TrialID, config: TrialConfig, relativeCost: Double) {
+  /// Creates a planned trial whose `config` is already normalised and `id` computed from it
+  /// (a store's trial rows: hashing a million configs again costs half a minute).
+  public init(id: TrialID, config: TrialConfig, relativeCost: Double) {
     self.id = id
     self.config = config
     self.relativeCost = relativeCost

@@ -345,16 +345,19 @@ public final class SweepStore: Sendable {
           JOIN trials t ON t.id = l.trial_id
           WHERE l.sweep_id = ? AND t.state = 'pending' ORDER BY l.position
           """, arguments: [sweepID])
+      let known = plannedConfigs.withLock { $0 }
       return try rows.map { row in
         let id = try self.trialID(row.decode(String.self, atIndex: 0))
-        let config = try StoreJSON.decode(
-          TrialConfig.self, try row.decode(String.self, atIndex: 1), path: path,
-          what: "configuration of trial \(id.short)")
-        var planned = PlannedTrial(
-          config: config, relativeCost: try row.decode(Double.self, atIndex: 2))
+        // Planned by this writer: the config is at hand; else decode the stored one.
+        let config =
+          try known[id]
+          ?? StoreJSON.decode(
+            TrialConfig.self, try row.decode(String.self, atIndex: 1), path: path,
+            what: "configuration of trial \(id.short)"
+          ).normalized()
         // The stored id is authoritative (a store written under older id rules keeps its ids).
-        planned.id = id
-        return planned
+        return PlannedTrial(
+          id: id, config: config, relativeCost: try row.decode(Double.self, atIndex: 2))
       }
     }
   }
@@ -608,6 +611,27 @@ public final class SweepStore: Sendable {
   /// Checked: SQLite's integrity and foreign keys; a current result exists exactly for trials
   /// `done` or `diverged`, and agrees with the state; every result decodes and has its
   /// `committed` attempt.
+  /// The highest attempt number recorded per trial of sweep `sweepID`: a resumed run numbers
+  /// its attempts after it, so no attempt number is used twice.
+  public func highestAttempts(sweepID: Int64) throws -> [TrialID: Int] {
+    try read { db in
+      try Self.requireSweep(db, sweepID)
+      var out: [TrialID: Int] = [:]
+      for row in try Row.fetchAll(
+        db,
+        sql: """
+          SELECT a.trial_id, MAX(a.attempt) FROM attempts a
+          JOIN sweep_trials l ON l.trial_id = a.trial_id
+          WHERE l.sweep_id = ? GROUP BY a.trial_id
+          """, arguments: [sweepID])
+      {
+        out[try trialID(try row.decode(String.self, atIndex: 0))] = try row.decode(
+          Int.self, atIndex: 1)
+      }
+      return out
+    }
+  }
+
   /// Per trial that has any: how many result rows (current or superseded) and how many
   /// attempts ended `committed`. Without reruns both are 1 for every finished trial; more is a
   /// duplicate commit (the chaos runner counts them).

@@ -438,6 +438,9 @@ private func thrown(_ body: () throws -> Void) -> (any Error)? {
     let w = try #require(try store.status(sweepID: sweep).workers.first)
     #expect(w.worker == "w9" && w.host == "node-9" && w.committed == 1 && w.failed == 0)
     #expect(try store.verify().isEmpty)
+    // A resumed run numbers after the highest attempt, leased or adopted: 7, not the one
+    // leased row count (0 here).
+    #expect(try store.highestAttempts(sweepID: sweep) == [t.id: 7])
   }
 
   /// The coordinator restarted while w1 ran attempt 1 (closed as lost); w1's result arrives
