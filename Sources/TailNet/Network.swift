@@ -70,21 +70,43 @@ public struct Network<Scalar: BLASScalar>: Sendable {
   }
 }
 
-/// Buffers for one forward/backward pass over a batch of up to `capacity` rows, reused between
-/// iterations so the training loop allocates nothing.
+/// Buffers for one forward (and backward) pass over a batch of up to `capacity` rows,
+/// allocated once and reused between iterations, so a training step allocates nothing. Also
+/// holds the largest magnitudes seen in the last pass, which bound the next weight update.
 final class Workspace<Scalar: BLASScalar> {
   let capacity: Int
-  /// Post-activation outputs of each hidden layer (capacity × width), then logits
-  /// (capacity × classes).
-  var activations: [[Scalar]]
-  /// Gradient buffers of the same shapes (reused as dL/dz going down).
-  var deltas: [[Scalar]]
+  /// Post-ReLU outputs of each hidden layer (capacity × width each).
+  let hidden: [UnsafeMutablePointer<Scalar>]
+  /// dL/dz of each hidden layer (capacity × width each); empty for a forward-only workspace.
+  let hiddenDelta: [UnsafeMutablePointer<Scalar>]
+  /// Logits (capacity × classes). `crossEntropy(gradient: true)` overwrites them in place with
+  /// dL/dlogits.
+  let logits: UnsafeMutablePointer<Scalar>
+  /// Largest post-ReLU activation of each hidden layer in the last `forward` (+∞ if one is ∞).
+  var hiddenMax: [Double]
+  /// Largest |dL/dz| of each hidden layer in the last `backward` (+∞ if one is not finite).
+  var hiddenDeltaMax: [Double]
+  /// Largest |dL/dlogit| written by the last `crossEntropy(gradient: true)`.
+  var logitDeltaMax = 0.0
 
-  init(capacity: Int, width: Int, depth: Int, classes: Int) {
+  init(capacity: Int, width: Int, depth: Int, classes: Int, backward: Bool = true) {
     self.capacity = capacity
-    activations = (0..<depth).map { _ in [Scalar](repeating: 0, count: capacity * width) }
-    activations.append([Scalar](repeating: 0, count: capacity * classes))
-    deltas = activations
+    func buffer(_ count: Int) -> UnsafeMutablePointer<Scalar> {
+      let p = UnsafeMutablePointer<Scalar>.allocate(capacity: max(count, 1))
+      p.initialize(repeating: 0, count: max(count, 1))
+      return p
+    }
+    hidden = (0..<depth).map { _ in buffer(capacity * width) }
+    hiddenDelta = backward ? (0..<depth).map { _ in buffer(capacity * width) } : []
+    logits = buffer(capacity * classes)
+    hiddenMax = [Double](repeating: 0, count: depth)
+    hiddenDeltaMax = [Double](repeating: 0, count: depth)
+  }
+
+  deinit {
+    for p in hidden { p.deallocate() }
+    for p in hiddenDelta { p.deallocate() }
+    logits.deallocate()
   }
 }
 
@@ -95,120 +117,106 @@ struct BatchLoss {
 }
 
 extension Network {
-  /// Forward pass of `rows` inputs (row-major rows × inputs) into the workspace. Returns
-  /// nothing; logits are in `ws.activations[depth]`.
+  /// Forward pass of `rows` inputs (row-major rows × inputs) into the workspace: logits in
+  /// `ws.logits`, post-ReLU activations in `ws.hidden` (ReLU fused with the search for their
+  /// maximum, `ws.hiddenMax`).
   func forward(_ x: UnsafePointer<Scalar>, rows: Int, workspace ws: Workspace<Scalar>) {
     precondition(rows <= ws.capacity)
+    var input = x
     for l in 0...depth {
       let (outDim, inDim) = shape(layer: l)
-      let isHidden = l < depth
+      let out = l < depth ? ws.hidden[l] : ws.logits
       layers[l].withBase { w in
-        if l == 0 {
-          ws.activations[0].withMutableBase { out in
-            Scalar.gemm(
-              transA: false, transB: true, m: rows, n: outDim, k: inDim, alpha: 1, a: x,
-              lda: inDim, b: w, ldb: inDim, beta: 0, c: out,
-              ldc: outDim)
-          }
-        } else {
-          let input = ws.activations[l - 1]
-          input.withBase { inp in
-            ws.activations[l].withMutableBase { out in
-              Scalar.gemm(
-                transA: false, transB: true, m: rows, n: outDim, k: inDim, alpha: 1,
-                a: inp, lda: inDim, b: w, ldb: inDim, beta: 0,
-                c: out, ldc: outDim)
-            }
-          }
-        }
+        Scalar.gemm(
+          transA: false, transB: true, m: rows, n: outDim, k: inDim, alpha: 1, a: input,
+          lda: inDim, b: w, ldb: inDim, beta: 0, c: out, ldc: outDim)
       }
-      if isHidden {
-        ws.activations[l].withMutableBase { out in
-          let n = rows * outDim
-          for i in 0..<n where !(out[i] > 0) { out[i] = 0 }
-        }
+      if l < depth {
+        ws.hiddenMax[l] = Scalar.reluInPlace(out, count: rows * outDim)
+        input = UnsafePointer(out)
       }
     }
   }
 
-  /// Softmax cross-entropy of the logits in the workspace against `labels`. When `gradient`
-  /// is true, writes dL/dlogits of the *mean* loss over the batch into `ws.deltas[depth]`.
+  /// Softmax cross-entropy of `rows` rows of logits (row-major, `classes` per row) against
+  /// `labels`. The loss is summed over the rows in order, in Double. When `gradient` is true,
+  /// overwrites each logit in place with dL/dlogit of the *mean* loss over the `rows`, and
+  /// returns the largest |dL/dlogit| in `maxGradient`.
   func crossEntropy(
-    labels: UnsafePointer<Int32>, rows: Int, workspace ws: Workspace<Scalar>, gradient: Bool
+    logits: UnsafeMutablePointer<Scalar>, labels: UnsafePointer<Int32>, rows: Int,
+    gradient: Bool, maxGradient: inout Double
   ) -> BatchLoss {
     var lossSum = 0.0
     var correct = 0
+    var maxDelta = 0.0
     let c = classes
     let invB = 1 / Double(rows)
-    ws.activations[depth].withBase { logits in
-      ws.deltas[depth].withMutableBase { delta in
-        for r in 0..<rows {
-          let base = r * c
-          var maxV = Double(logits[base])
-          var arg = 0
-          for k in 1..<max(c, 1) where Double(logits[base + k]) > maxV {
-            maxV = Double(logits[base + k])
-            arg = k
-          }
-          var sum = 0.0
-          for k in 0..<c { sum += exp(Double(logits[base + k]) - maxV) }
-          let logSum = log(sum) + maxV
-          let y = Int(labels[r])
-          lossSum += logSum - Double(logits[base + y])
-          if arg == y && maxV.isFinite { correct += 1 }
-          if gradient {
-            for k in 0..<c {
-              let p = exp(Double(logits[base + k]) - logSum)
-              delta[base + k] = Scalar((p - (k == y ? 1 : 0)) * invB)
-            }
-          }
+    for r in 0..<rows {
+      let row = logits + r * c
+      var maxV = Double(row[0])
+      var arg = 0
+      for k in 1..<max(c, 1) where Double(row[k]) > maxV {
+        maxV = Double(row[k])
+        arg = k
+      }
+      var sum = 0.0
+      for k in 0..<c { sum += exp(Double(row[k]) - maxV) }
+      let logSum = log(sum) + maxV
+      let y = Int(labels[r])
+      lossSum += logSum - Double(row[y])
+      if arg == y && maxV.isFinite { correct += 1 }
+      if gradient {
+        for k in 0..<c {
+          let p = exp(Double(row[k]) - logSum)
+          let d = Scalar((p - (k == y ? 1 : 0)) * invB)
+          row[k] = d
+          let m = Double(d).magnitude
+          if !(m <= maxDelta) { maxDelta = m.isNaN ? .infinity : m }
         }
       }
     }
+    maxGradient = maxDelta
     return BatchLoss(lossSum: lossSum, correct: correct)
   }
 
-  /// Back-propagates `ws.deltas[depth]` (dL/dlogits) after a `forward` of the same batch.
-  /// For each layer from the top it first computes the gradient flowing to the layer below
-  /// (with the current weights), then calls `apply(l, dZ, input)` which receives dL/dz of the
-  /// layer's outputs (rows × out) and the layer's input (rows × in); `apply` typically
-  /// performs W_l ← W_l − η dZᵀ·input in one gemm.
+  /// Cross-entropy of the `rows` logits of the last `forward` in the workspace; with
+  /// `gradient`, dL/dlogits replace them (and `ws.logitDeltaMax` is set).
+  func crossEntropy(
+    labels: UnsafePointer<Int32>, rows: Int, workspace ws: Workspace<Scalar>, gradient: Bool
+  ) -> BatchLoss {
+    var m = 0.0
+    let bl = crossEntropy(
+      logits: ws.logits, labels: labels, rows: rows, gradient: gradient, maxGradient: &m)
+    if gradient { ws.logitDeltaMax = m }
+    return bl
+  }
+
+  /// Back-propagates dL/dlogits (in `ws.logits`, from `crossEntropy(gradient: true)`) after a
+  /// `forward` of the same batch. For each layer from the top it first computes the gradient
+  /// flowing to the layer below (with the current weights; the ReLU mask fused with the search
+  /// for its largest magnitude, `ws.hiddenDeltaMax`), then calls `apply(l, dZ, input)` which
+  /// receives dL/dz of the layer's outputs (rows × out) and the layer's input (rows × in);
+  /// `apply` typically performs W_l ← W_l − η dZᵀ·input in one gemm.
   mutating func backward(
     _ x: UnsafePointer<Scalar>, rows: Int, workspace ws: Workspace<Scalar>,
     apply: (inout Network, Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>) -> Void
   ) {
+    precondition(ws.hiddenDelta.count == depth, "forward-only workspace")
     for l in stride(from: depth, through: 0, by: -1) {
       let (outDim, inDim) = shape(layer: l)
+      let dz = UnsafePointer(l == depth ? ws.logits : ws.hiddenDelta[l])
       // Gradient to the layer below: dH_{l-1} = dZ_l · W_l, masked by ReLU'.
       if l > 0 {
-        let dZ = ws.deltas[l]
-        let below = l - 1
+        let dh = ws.hiddenDelta[l - 1]
         layers[l].withBase { w in
-          dZ.withBase { dz in
-            ws.deltas[below].withMutableBase { dh in
-              Scalar.gemm(
-                transA: false, transB: false, m: rows, n: inDim, k: outDim, alpha: 1,
-                a: dz, lda: outDim, b: w, ldb: inDim, beta: 0,
-                c: dh, ldc: inDim)
-            }
-          }
+          Scalar.gemm(
+            transA: false, transB: false, m: rows, n: inDim, k: outDim, alpha: 1,
+            a: dz, lda: outDim, b: w, ldb: inDim, beta: 0, c: dh, ldc: inDim)
         }
-        ws.activations[below].withBase { h in
-          ws.deltas[below].withMutableBase { dh in
-            for i in 0..<(rows * inDim) where !(h[i] > 0) { dh[i] = 0 }
-          }
-        }
+        ws.hiddenDeltaMax[l - 1] = Scalar.maskInPlace(
+          dh, by: ws.hidden[l - 1], count: rows * inDim)
       }
-      let dZ = ws.deltas[l]
-      dZ.withBase { dz in
-        if l == 0 {
-          apply(&self, l, dz, x)
-        } else {
-          ws.activations[l - 1].withBase { inp in
-            apply(&self, l, dz, inp)
-          }
-        }
-      }
+      apply(&self, l, dz, l == 0 ? x : UnsafePointer(ws.hidden[l - 1]))
     }
   }
 
@@ -246,7 +254,8 @@ extension Network {
   /// Mean loss of one batch (forward only).
   public func loss(_ x: [Scalar], labels: [Int32]) -> Double {
     let rows = labels.count
-    let ws = Workspace<Scalar>(capacity: rows, width: width, depth: depth, classes: classes)
+    let ws = Workspace<Scalar>(
+      capacity: rows, width: width, depth: depth, classes: classes, backward: false)
     return x.withBase { xp in
       labels.withBase { lp in
         forward(xp, rows: rows, workspace: ws)

@@ -14,13 +14,21 @@ struct Bench: ParsableCommand {
 struct BenchTrain: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
-    abstract: "Time per SGD iteration, and the share spent outside sgemm.")
+    abstract: "Time per SGD iteration, its GFLOP/s against sgemm alone, the share outside sgemm.",
+    discussion: """
+      Each case times the training step itself (batch gather, forward, softmax cross-entropy,
+      backward with the fused update, noise, divergence checks) and, in the same run, sgemm
+      alone on the step's five gemm calls (same shapes and arguments), in alternating rounds;
+      the fastest round of each is kept. GFLOP/s count the gemm flops (2·m·n·k per call) of one
+      step. step/sgemm is the step's time over that of its gemm calls alone.
+      """)
 
   @Option(help: "Shapes as batch:inputs:width, comma-separated.")
   var shapes: String = "100:784:1000,5000:784:5000"
   @Option(help: "Noise types to time, comma-separated.") var noiseTypes: String = "1,2"
-  @Option(help: "Timed iterations per case (the largest shapes use fewer).")
+  @Option(help: "Timed iterations per round (the largest shapes use fewer).")
   var iterations: Int = 50
+  @Option(help: "Alternating timed rounds per case (the fastest is kept).") var rounds: Int = 3
   @Option(help: "OpenBLAS threads.") var threads: Int = 1
 
   func run() throws {
@@ -38,25 +46,30 @@ struct BenchTrain: ParsableCommand {
       }
       return t
     }
+    guard rounds >= 1 else { throw ValidationError("--rounds must be ≥ 1") }
     print("OpenBLAS: \(BLASThreads.configuration), threads \(BLASThreads.current)")
     print(
-      "batch  inputs  width  noise  iterations  s/iteration  gemm s/it  noise s/it  outside gemm")
+      "batch  inputs  width  noise  iterations  s/iteration  gemm s/it  noise s/it"
+        + "  step GFLOP/s  sgemm GFLOP/s  step/sgemm  outside gemm")
     for (b, d, n) in parsed {
       for t in types {
         let flops = Double(b) * Double(d) * Double(n)
         let its = max(10, min(iterations, Int(2e10 / flops)))
         let r = StepBenchmark.run(
-          inputs: d, width: n, batch: b, noiseType: t, iterations: its, clock: monotonicSeconds)
+          inputs: d, width: n, batch: b, noiseType: t, iterations: its, rounds: rounds,
+          clock: monotonicSeconds)
         print(
           String(
-            format: "%5d  %6d  %5d  %5d  %10d  %11.5f  %9.5f  %10.5f  %11.1f%%", b, d, n,
-            t.rawValue, its, r.perIteration, r.gemmPerIteration, r.noisePerIteration,
-            100 * r.outsideGemmShare))
+            format: "%5d  %6d  %5d  %5d  %10d  %11.5f  %9.5f  %10.5f"
+              + "  %12.1f  %13.1f  %10.3f  %11.1f%%",
+            b, d, n, t.rawValue, its, r.perIteration, r.gemmPerIteration, r.noisePerIteration,
+            r.stepGFLOPS, r.gemmGFLOPS, r.stepOverGemm, 100 * r.outsideGemmShare))
       }
     }
     print(
       "reproduce: swift build -c release -Xswiftc -target-cpu -Xswiftc haswell && "
-        + ".build/release/tailsweep bench train --shapes \(shapes) --noise-types \(noiseTypes) --iterations \(iterations)"
+        + ".build/release/tailsweep bench train --shapes \(shapes) --noise-types \(noiseTypes)"
+        + " --iterations \(iterations) --rounds \(rounds)"
     )
   }
 }
