@@ -28,7 +28,11 @@ format:
 
 test: setup-test lint
 	$(SWIFT) build --build-tests
+	# The static worker binary first, so that StaticWorkerTests' own build is incremental.
+	scripts/static-worker.sh .build-static/tailsweep-static >/dev/null
 	$(SWIFT) test
+	# Fuzz smoke: every libFuzzer target for 15 s (scripts/fuzz.sh 600 for the long runs).
+	scripts/fuzz.sh 15
 
 quickstart: setup release
 	$(BIN) run sweeps/quickstart.yaml

@@ -66,6 +66,22 @@ var allTargets: [Target] = [
     swiftSettings: strict),
 ]
 
+// Fuzzing (docs/reliability.md, scripts/fuzz.sh): libFuzzer targets, only with TAILSWEEP_FUZZ=1
+// and built with `--sanitize fuzzer --sanitize address` (libFuzzer provides `main`; a normal
+// build could not link them).
+if ProcessInfo.processInfo.environment["TAILSWEEP_FUZZ"] == "1" {
+  allTargets += [
+    .executableTarget(
+      name: "FuzzWire", dependencies: ["SweepWire", "SweepSpec", "TailNet"],
+      path: "Fuzz/FuzzWire", swiftSettings: strict),
+    .executableTarget(
+      name: "FuzzSweep", dependencies: ["SweepSpec"], path: "Fuzz/FuzzSweep",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "FuzzData", dependencies: ["TailNet"], path: "Fuzz/FuzzData", swiftSettings: strict),
+  ]
+}
+
 // Development aid: TAILSWEEP_ONLY=TailMath,TailNet builds just those targets (and what they
 // need) so that people working on separate targets do not break each other's builds.
 // Unset (CI, users): the whole package.

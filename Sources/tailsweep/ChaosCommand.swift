@@ -65,7 +65,9 @@ struct Chaos: ParsableCommand {
       let outcome = try r.run()
       totals.add(outcome)
       round += 1
-      print("round \(round) (seed \(seed &+ UInt64(round - 1))): \(outcome.summaryLine)")
+      // Unbuffered: a soak runs for long, each round shows as it ends.
+      FileHandle.standardOutput.write(
+        Data("round \(round) (seed \(seed &+ UInt64(round - 1))): \(outcome.summaryLine)\n".utf8))
     } while duration.map { monotonicSeconds() - start < $0 } ?? false
     print(totals.table(rounds: round, seconds: monotonicSeconds() - start))
     print(

@@ -108,6 +108,17 @@ enum BinaryCache {
     return true
   }
 
+  /// The size of a cache of `rows`×`columns` features: header, Float32 features, Int32 labels;
+  /// nil when a dimension is negative or the size overflows (a damaged header).
+  static func fileSize(rows: Int, columns: Int) -> Int? {
+    guard rows >= 0, columns >= 0 else { return nil }
+    let (cells, o1) = rows.multipliedReportingOverflow(by: columns)
+    let (values, o2) = cells.addingReportingOverflow(rows)  // features and labels, 4 bytes each
+    let (bytes, o3) = values.multipliedReportingOverflow(by: 4)
+    let (total, o4) = bytes.addingReportingOverflow(headerSize)
+    return o1 || o2 || o3 || o4 ? nil : total
+  }
+
   /// Maps `url` read-only if it is a complete cache made from sources with key `sourceKey`;
   /// nil when missing or stale (then the caller rebuilds it).
   static func map(_ url: URL, sourceKey: String) -> (Header, FeatureMatrix, [Int32])? {
@@ -124,7 +135,7 @@ enum BinaryCache {
     let raw = UnsafeRawPointer(base)
     guard let header = Header.decode(UnsafeRawBufferPointer(start: raw, count: headerSize)),
       header.sourceKey == sourceKey,
-      size == headerSize + header.rows * header.columns * 4 + header.rows * 4
+      size == fileSize(rows: header.rows, columns: header.columns)
     else {
       munmap(base, size)
       return nil

@@ -64,7 +64,18 @@ enum IDXReader {
       )
     }
     let shape = (0..<dims).map { be32(b, 4 + 4 * $0) }
-    let payload = shape.reduce(1, *)
+    // Each dimension is < 2³², so their product can overflow Int: such a header is refused.
+    var payload = 1
+    for d in shape {
+      let (p, overflow) = payload.multipliedReportingOverflow(by: d)
+      guard !overflow, p <= Int.max - offset else {
+        throw DataError(
+          file: path,
+          "the header declares \(shape.map(String.init).joined(separator: "×")) bytes, more than can be addressed"
+        )
+      }
+      payload = p
+    }
     if b.count < offset + payload {
       throw DataError(
         file: path,
