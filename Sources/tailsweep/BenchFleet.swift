@@ -53,23 +53,6 @@ struct BenchFleet: ParsableCommand {
     return ((u + s) / ticks, rss)
   }
 
-  func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { Glibc.close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
-      }
-    }
-    guard ok else { throw RuntimeFailure("no free TCP port on 127.0.0.1") }
-    return Int(UInt16(bigEndian: addr.sin_port))
-  }
-
   func run() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
       "tailsweep-fleet-\(UUID().uuidString.prefix(8))")
@@ -90,7 +73,7 @@ struct BenchFleet: ParsableCommand {
       seeds: 2
       """.utf8
     ).write(to: sweep)
-    let endpoint = "tcp://127.0.0.1:\(try freePort())"
+    let endpoint = "tcp://127.0.0.1:\(try freeLoopbackPort())"
     let log = dir.appendingPathComponent("coordinator.log")
     _ = FileManager.default.createFile(atPath: log.path, contents: nil)
     let coordinator = Process()

@@ -236,22 +236,6 @@ struct ChaosRound {
     run: {retries: 100, trialTimeout: 600}
     """
 
-  func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { Glibc.close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
-      }
-    }
-    guard ok else { throw RuntimeFailure("no free TCP port on 127.0.0.1") }
-    return Int(UInt16(bigEndian: addr.sin_port))
-  }
-
   /// Runs a shell command; returns its exit status.
   @discardableResult
   func shell(_ command: String) -> Int32 {
@@ -320,7 +304,7 @@ struct ChaosRound {
       getuid() == 0 && shell("mount -t tmpfs -o size=64m tmpfs '\(chaosFolder.path)'") == 0
     defer { if tmpfs { shell("umount -l '\(chaosFolder.path)'") } }
     let storePath = chaosFolder.appendingPathComponent("\(name)/sweep.sqlite").path
-    let port = try freePort()
+    let port = try freeLoopbackPort()
     let endpoint = "tcp://127.0.0.1:\(port)"
     let logs = folder.appendingPathComponent("logs")
     try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)

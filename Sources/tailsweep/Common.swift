@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// A mistake in what the user asked for (flags, files): printed and exit status 2.
 struct UsageError: Error, CustomStringConvertible {
   var description: String
@@ -19,4 +23,22 @@ struct DataDirOption: ParsableArguments {
     }
     return URL(fileURLWithPath: "data")
   }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it back, close):
+/// for the benchmarks and the chaos runner, which start a coordinator process on it.
+func freeLoopbackPort() throws -> Int {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  defer { close(fd) }
+  var addr = sockaddr_in()
+  addr.sin_family = sa_family_t(AF_INET)
+  addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+  var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+  let ok = withUnsafeMutablePointer(to: &addr) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+    }
+  }
+  guard ok else { throw RuntimeFailure("no free TCP port on 127.0.0.1") }
+  return Int(UInt16(bigEndian: addr.sin_port))
 }
