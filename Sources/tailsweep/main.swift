@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SweepRuntime
 import SweepSpec
+import SweepStore
 
 /// The one binary. Subcommands live one family per file.
 struct TailSweepCommand: ParsableCommand {
@@ -36,6 +37,11 @@ do {
   if case .storeInUse? = error as? RuntimeError { usage = true }
   if usage {
     exit(2)
+  }
+  // The store cannot take writes (full, read-only, locked beyond the busy timeout, I/O): the
+  // same status 4 whether it happens while setting up a run or during it.
+  if let e = error as? StoreError, e.unavailableKind != nil {
+    exit(4)
   }
   exit(code.rawValue)
 }

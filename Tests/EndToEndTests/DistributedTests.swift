@@ -300,6 +300,41 @@ enum Dist {
     #expect(busy(dir, "locked", worker: "w1"))
   }
 
+  /// A store that another process holds locked when the coordinator starts (beyond SQLite's
+  /// busy timeout, 10 s): the run stops with status 4 and the store's reason, as when the same
+  /// happens during a run, not 1; afterwards the same command finishes.
+  @Test func storeLockedAtStartStopsWithStatusFour() throws {
+    let dir = try Binary.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let sweep = try Dist.writeSweep(dir, name: "locked", seeds: 2, slow: false)
+    let args = ["run", sweep, "--workers", "1", "--results", "res", "--progress", "none"]
+    let first = try Binary.run(args + Dist.fastTiming, in: dir)
+    #expect(first.status == 0, "\(first.stderr)")
+    let store = dir.appendingPathComponent("res/locked/sweep.sqlite").path
+    // Another process takes SQLite's write lock for 13 s and says when it holds it.
+    let holder = Process()
+    holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    holder.arguments = [
+      "python3", "-c",
+      "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        + "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(13); "
+        + "c.execute('COMMIT')",
+      store,
+    ]
+    let out = Pipe()
+    holder.standardOutput = out
+    try holder.run()
+    defer { holder.waitUntilExit() }
+    let said = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+    #expect(said.contains("locked"))
+    let locked = try Binary.run(args + ["--rerun", "all"] + Dist.fastTiming, in: dir)
+    #expect(locked.status == 4, "exit \(locked.status): \(locked.stderr)")
+    #expect(locked.stderr.contains("write lock"), "\(locked.stderr)")
+    holder.waitUntilExit()
+    let again = try Binary.run(args + Dist.fastTiming, in: dir)
+    #expect(again.status == 0, "\(again.stderr)")
+  }
+
   /// The results folder on a real 1 MiB tmpfs that fills up mid-sweep: the run stops with
   /// status 4 and says why; after the file system is enlarged the same command resumes, and
   /// every result committed before the stop is kept, not recomputed.
