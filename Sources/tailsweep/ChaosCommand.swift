@@ -3,6 +3,7 @@ import Foundation
 import SweepRuntime
 import SweepSpec
 import SweepStore
+import TailMath
 import TailNet
 
 #if canImport(Glibc)
@@ -196,7 +197,8 @@ struct ChaosRound {
 
   let folder: URL
   let sweepPath: String?
-  var random: SplitMix
+  /// The schedule's randomness (the same stream as SplitMix64 offset by one step).
+  var random: SplitMix64
   let workerCount: Int
   let dataDirectory: URL
   let heartbeatMs = 250
@@ -206,23 +208,9 @@ struct ChaosRound {
   init(folder: URL, sweepPath: String?, seed: UInt64, workers: Int, dataDirectory: URL) {
     self.folder = folder
     self.sweepPath = sweepPath
-    self.random = SplitMix(seed: seed)
+    self.random = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
     self.workerCount = workers
     self.dataDirectory = dataDirectory
-  }
-
-  struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
   }
 
   static let builtInSweep = """
@@ -492,4 +480,11 @@ struct ChaosRound {
     outcome.ackedMissing = acked.subtracting(stored).count
     return outcome
   }
+}
+
+extension SplitMix64 {
+  /// Uniform in 0..<n (n ≥ 1; modulo bias is negligible for the small n of a fault schedule).
+  fileprivate mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
+  /// Uniform in [0, 1).
+  fileprivate mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
