@@ -573,6 +573,41 @@ public final class SweepStore: Sendable {
     }
   }
 
+  /// The attempt history of one trial, of one worker, or (both nil) of the store, in the order
+  /// the rows were made.
+  public func attempts(trial: TrialID? = nil, worker: String? = nil) throws -> [AttemptRecord] {
+    try read { db in
+      try Row.fetchAll(
+        db,
+        sql: """
+          SELECT trial_id, attempt, worker, host, leased, started_at, ended_at, outcome, error
+          FROM attempts WHERE (?1 IS NULL OR trial_id = ?1) AND (?2 IS NULL OR worker = ?2)
+          ORDER BY id
+          """, arguments: [trial?.hex, worker]
+      ).map { row in
+        let hex = try row.decode(String.self, atIndex: 0)
+        guard let id = TrialID(hex: hex) else {
+          throw StoreError.corrupt(path: path, detail: "attempt of a malformed trial id '\(hex)'")
+        }
+        let outcome = try row.decode(String?.self, atIndex: 7)
+        let parsed = try outcome.map { name in
+          guard let o = AttemptOutcome(rawValue: name) else {
+            throw StoreError.corrupt(path: path, detail: "unknown attempt outcome '\(name)'")
+          }
+          return o
+        }
+        return AttemptRecord(
+          trial: id, attempt: try row.decode(Int.self, atIndex: 1),
+          worker: try row.decode(String.self, atIndex: 2),
+          host: try row.decode(String.self, atIndex: 3),
+          leased: try row.decode(Int.self, atIndex: 4) == 1,
+          startedAt: try row.decode(Date?.self, atIndex: 5),
+          endedAt: try row.decode(Date?.self, atIndex: 6), outcome: parsed,
+          error: try row.decode(String?.self, atIndex: 8))
+      }
+    }
+  }
+
   /// One row per trial (of one sweep in sweep-file order, or nil: every trial in the store in
   /// the order trials were first added),
   /// with its current result decoded from the stored JSON.
@@ -874,8 +909,9 @@ public final class SweepStore: Sendable {
 
   /// Closes the latest open attempt `attempt` of `trial` (of `worker`, when given) with
   /// `outcome`. With none open, a result (`committed` or `duplicate`) of `worker` closes the
-  /// latest row of that lease closed as `lost` instead (the coordinator restarted while the
-  /// lease ran; the result shows it was not lost), so a lease keeps one row. Otherwise a
+  /// latest row of that lease closed as `lost` instead (the worker went silent, or the
+  /// coordinator restarted while the lease ran; the result shows it was not lost), so a lease
+  /// keeps one row; its error keeps the loss. Otherwise a
   /// closed, non-leased attempt row is added, on `host` when given (and not empty).
   private static func closeAttempt(
     _ db: Database, trial: TrialID, attempt: Int, worker: String?, host givenHost: String? = nil,
@@ -904,8 +940,12 @@ public final class SweepStore: Sendable {
             """), arguments: [trial.hex, attempt, worker])
     {
       try db.run(
-        sql: "UPDATE attempts SET outcome = ?, ended_at = ?, error = ? WHERE id = ?",
-        arguments: [outcome.rawValue, at, error, lost])
+        sql: """
+          UPDATE attempts SET outcome = ?, ended_at = ?,
+            error = COALESCE(?, 'declared lost' || COALESCE(' (' || error || ')', '')
+              || '; its result came later')
+          WHERE id = ?
+          """, arguments: [outcome.rawValue, at, error, lost])
       return
     }
     // Nothing open: who ran it? The latest row of this attempt, else the worker's last host.

@@ -97,6 +97,28 @@ public struct WorkerActivity: Hashable, Sendable {
   public var lastSeen: Date?
 }
 
+/// One row of a trial's attempt history (`SweepStore.attempts`), oldest first.
+public struct AttemptRecord: Hashable, Sendable {
+  /// The trial.
+  public var trial: TrialID
+  /// Attempt number (leases and adopted results of one trial are numbered from 1).
+  public var attempt: Int
+  /// Worker id.
+  public var worker: String
+  /// The worker's host.
+  public var host: String
+  /// A lease handed out by a coordinator (false: a result adopted without a lease).
+  public var leased: Bool
+  /// When the lease was handed out (nil for adopted results).
+  public var startedAt: Date?
+  /// When it ended (nil while open).
+  public var endedAt: Date?
+  /// How it ended (nil while open).
+  public var outcome: AttemptOutcome?
+  /// Why it failed; for a lease declared lost whose result came later, the loss.
+  public var error: String?
+}
+
 /// Counts of trials by state plus per-worker activity.
 public struct StoreStatus: Hashable, Sendable {
   /// Trials in each state (every state present, zero when none).

@@ -268,16 +268,23 @@ struct ClusterSystemTests {
     #expect(list.stdout.contains("w1\t\(prefix)w1\t10.231.8.11\tup"), "\(list.stdout)")
     // w1's cut-off attempt ended without a result of its own, and nothing holds a lease.
     let s = try #require(Self.status(sweepFolder))
-    let w1 = try #require(s.workers.first { $0.worker == "w1" }, "\(s.workers)")
-    #expect(w1.failed >= 1, "\(s.workers)")
     #expect(s.workers.allSatisfy { $0.running == 0 }, "\(s.workers)")
     #expect(!s.workers.contains { $0.worker == "w3" }, "a worker off the allow-list was served")
     #expect(coordinator.output.contains("worker key refused"))
-    if healBeforeEnd {
-      // Back online, w1 resent the result of its lost attempt: kept (committed) when its trial
-      // had no result yet, else recorded as a duplicate; never lost, never a second result.
-      #expect(w1.duplicates + w1.committed >= 1, "\(s.workers)\n\(coordinator.output)")
+    // w1's cut-off lease: still `lost`, or, when its result came back after the heal, closed by
+    // that result (kept as the trial's result when the trial had none yet, else a duplicate)
+    // with the loss kept in its error. Never a second result (checked below).
+    let store = try SweepStore(
+      readOnlyPath: sweepFolder.appendingPathComponent("sweep.sqlite").path)
+    let history = try store.attempts(worker: "w1")
+    try store.close()
+    let cutOff = history.filter {
+      $0.outcome == .lost
+        || ($0.error?.hasPrefix("declared lost") ?? false
+          && ($0.outcome == .committed || $0.outcome == .duplicate))
     }
+    #expect(cutOff.count == 1, "\(history)\n\(coordinator.output)")
+    if !healBeforeEnd { #expect(cutOff.first?.outcome == .lost, "\(history)") }
     try Self.expectOneResultPerTrial(sweepFolder, trials: trials)
   }
 }

@@ -485,6 +485,15 @@ private func thrown(_ body: () throws -> Void) -> (any Error)? {
     let w1 = try #require(status.workers.first { $0.worker == "w1" })
     #expect(w1.committed == 2 && w1.failed == 0 && w1.attempts == 2)
     #expect(try store.rows(sweepID: sweep).map(\.attempts) == [1, 2])
+    // The history keeps why the row was lost before its result came.
+    let history = try store.attempts(trial: t[1].id)
+    #expect(history.map(\.outcome) == [.committed, .duplicate])
+    #expect(history.map(\.worker) == ["w1", "w2"])
+    #expect(
+      history[0].error
+        == "declared lost (the coordinator stopped while this attempt ran); its result came later")
+    #expect(history[1].error == nil && history[1].leased && history[1].host == "h2")
+    #expect(try store.attempts(worker: "w1").map(\.trial) == [t[0].id, t[1].id])
     #expect(try store.verify().isEmpty)
   }
 }
