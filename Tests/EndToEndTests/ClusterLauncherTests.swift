@@ -34,12 +34,16 @@ import Testing
       + "'tcp://10.0.0.1:5555' '--data' '/data/it'\\''s here' '--server-key=k.pub' "
       + "'--keys' '/opt/ts/keys' '--liveness' '5' "
     #expect(out.stdout.components(separatedBy: worker).count == 3)
+    // One folder per host by default (%h), so that hosts sharing a home folder keep apart.
+    #expect(out.stdout.contains("mkdir -p '.tailsweep-workers/node1'\n"))
+    #expect(out.stdout.contains("cd '.tailsweep-workers/node2'\n"))
 
     let stop = try ClusterSupport.runScript(
       "ssh/stop-workers.sh", [hostfile.path, "--dry-run", "--ssh", "ssh -p 2222"])
     #expect(stop.status == 0, "\(stop.stderr)")
     #expect(stop.stdout.contains("ssh -p 2222 node1 sh -s <<'EOF'"))
     #expect(stop.stdout.contains("kill -TERM $pids"))
+    #expect(stop.stdout.contains("cd '.tailsweep-workers/node2' 2>/dev/null"))
   }
 
   @Test func sshLauncherRejectsBadArguments() throws {
@@ -87,7 +91,7 @@ import Testing
   @Test func everyClusterScriptStartsWithTheCommandThatRunsIt() throws {
     for name in [
       "slurm/local-slurm.sh", "slurm/submit.sh", "slurm/tailsweep-workers.sbatch",
-      "ssh/launch-workers.sh", "ssh/stop-workers.sh", "netns/hosts.sh",
+      "ssh/launch-workers.sh", "ssh/stop-workers.sh", "netns/hosts.sh", "netns/ssh-hosts.sh",
     ] {
       let text = try String(contentsOfFile: ClusterSupport.script(name), encoding: .utf8)
       let lines = text.split(separator: "\n", omittingEmptySubsequences: false)

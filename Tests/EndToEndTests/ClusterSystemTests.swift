@@ -287,4 +287,141 @@ struct ClusterSystemTests {
     if !healBeforeEnd { #expect(cutOff.first?.outcome == .lost, "\(history)") }
     try Self.expectOneResultPerTrial(sweepFolder, trials: trials)
   }
+
+  /// The ssh launcher through real OpenSSH servers: sshd runs on the namespace hosts w1 and w2
+  /// (cluster/netns/ssh-hosts.sh, keys made here), and the coordinator host starts the workers
+  /// with cluster/ssh/launch-workers.sh over ssh. w1 is partitioned in the middle of a trial and
+  /// stays cut off until the sweep has ended without it; then it is healed and
+  /// cluster/ssh/stop-workers.sh, again over ssh, stops its orphaned worker by PID.
+  @Test(.timeLimit(.minutes(3)))
+  func sshHostsRunWorkersThroughRealSSHDAndSurviveAPartition() throws {
+    try #require(
+      ClusterSupport.hasProgram("/usr/sbin/sshd") && ClusterSupport.hasProgram("ssh"),
+      "openssh-server and openssh-client are missing: run scripts/setup.sh test")
+    let dir = try Binary.temporaryDirectory("cluster-ssh-netns")
+    let prefix = "t\(String(UInt16.random(in: 0x1000...0xffff), radix: 16))-"
+    let env = ["TSW_PREFIX": prefix, "TSW_SUBNET": "10.231.10"]
+    let hosts = ClusterSupport.script("netns/hosts.sh")
+    let sshDir = dir.appendingPathComponent("ssh")
+    var processes: [BackgroundProcess] = []
+    defer {
+      for p in processes { p.stop(grace: 3) }
+      _ = try? ClusterSupport.runScript(
+        "netns/ssh-hosts.sh", ["stop", sshDir.path], environment: env)
+      _ = try? ClusterSupport.run(hosts, ["down"], environment: env)
+      try? FileManager.default.removeItem(at: dir)
+    }
+    let up = try ClusterSupport.run(hosts, ["up", "2"], environment: env)
+    try #require(up.status == 0, "\(up.stderr)")
+    let sshd = try ClusterSupport.runScript(
+      "netns/ssh-hosts.sh", ["start", sshDir.path, "w1", "w2"], environment: env)
+    try #require(sshd.status == 0, "\(sshd.stderr)")
+    let sshCommand = "ssh -F \(sshDir.appendingPathComponent("ssh_config").path)"
+    let hostfile = sshDir.appendingPathComponent("hostfile").path
+
+    let trials = 6
+    let sweep = try ClusterSupport.writeSweep(
+      in: dir, name: "cluster-ssh-netns", trials: trials, maxIterations: 30000, evalEvery: 30000)
+    let results = dir.appendingPathComponent("results")
+    let sweepFolder = results.appendingPathComponent("cluster-ssh-netns")
+    let timing = ["--heartbeat-ms", "250", "--liveness", "4"]
+    let keys = dir.appendingPathComponent("keys")
+    for who in ["coordinator", "worker"] {
+      let g = try Binary.run(["keys", "generate", "--out", keys.appendingPathComponent(who).path])
+      try #require(g.status == 0, "keys generate: \(g.stderr)")
+    }
+    let allow = keys.appendingPathComponent("allowed-workers")
+    try FileManager.default.copyItem(
+      at: keys.appendingPathComponent("worker/public.key"), to: allow)
+    let coordinator = try BackgroundProcess(
+      hosts,
+      [
+        "exec", "coordinator", Binary.path, "coordinator", sweep, "--bind", "tcp://*:5555",
+        "--results", results.path, "--keys", keys.appendingPathComponent("coordinator").path,
+        "--allow", allow.path, "--progress", "plain",
+      ] + timing, log: dir.appendingPathComponent("coordinator.log"), environment: env)
+    processes.append(coordinator)
+
+    // From the coordinator host, over ssh: one worker on each of w1 and w2.
+    let remote = dir.appendingPathComponent("remote").path
+    let local = dir.appendingPathComponent("local").path
+    let launch = try ClusterSupport.run(
+      hosts,
+      [
+        "exec", "coordinator", ClusterSupport.script("ssh/launch-workers.sh"), hostfile,
+        "tcp://10.231.10.10:5555", "--ssh", sshCommand, "--bin", Binary.path,
+        "--remote-dir", "\(remote)/%h", "--local-dir", local,
+        "--server-key", keys.appendingPathComponent("coordinator/public.key").path,
+        "--keys", keys.appendingPathComponent("worker").path, "--",
+      ] + timing, environment: env)
+    try #require(launch.status == 0, "\(launch.stderr)")
+    var pids: [String: Int32] = [:]
+    for host in ["w1", "w2"] {
+      let list = try String(contentsOfFile: "\(local)/\(host).pids", encoding: .utf8)
+        .split(separator: "\n").compactMap { Int32($0) }
+      try #require(list.count == 1, "\(host): \(list)\n\(launch.stderr)")
+      pids[host] = list[0]
+      // The worker runs on that host: sshd started it inside the host's namespace.
+      let inHost = try ClusterSupport.run(hosts, ["pids", host], environment: env).stdout
+      #expect(
+        inHost.split(separator: "\n").contains("\(list[0])"),
+        "worker \(list[0]) is not on \(host): \(inHost)")
+      let sshLog =
+        (try? String(
+          contentsOfFile: sshDir.appendingPathComponent("sshd-\(host).log").path, encoding: .utf8))
+        ?? ""
+      #expect(sshLog.contains("Accepted publickey for root"), "\(host) sshd log:\n\(sshLog)")
+    }
+    let w1ID = "-\(pids["w1"]!)-"  // worker ids are host-pid-random
+
+    let w1Busy = ClusterSupport.waitUntil(timeout: 30, interval: 0.1) {
+      Self.status(sweepFolder)?.workers.contains { $0.running > 0 && $0.worker.contains(w1ID) }
+        ?? false
+    }
+    try #require(w1Busy, "w1 never took a trial:\n\(coordinator.output)")
+    let cut = try ClusterSupport.run(hosts, ["cut", "w1"], environment: env)
+    #expect(cut.status == 0, "\(cut.stderr)")
+
+    let finished = ClusterSupport.waitUntil(timeout: 90, interval: 0.5) {
+      guard let s = Self.status(sweepFolder) else { return false }
+      return s.count(.done) + s.count(.diverged) + s.count(.failed) == trials
+    }
+    try #require(finished, "sweep did not finish after the cut:\n\(coordinator.output)")
+    #expect(coordinator.wait(timeout: 10) == 0, "\(coordinator.output)")
+    // w2's worker was shut down with the sweep; w1's, cut off, never heard of the end.
+    #expect(ClusterSupport.waitUntil(timeout: 10) { !Self.isTailsweep(pids["w2"]!) })
+    #expect(Self.isTailsweep(pids["w1"]!))
+    let heal = try ClusterSupport.run(hosts, ["heal", "w1"], environment: env)
+    #expect(heal.status == 0, "\(heal.stderr)")
+
+    let stop = try ClusterSupport.run(
+      hosts,
+      [
+        "exec", "coordinator", ClusterSupport.script("ssh/stop-workers.sh"), hostfile,
+        "--ssh", sshCommand, "--remote-dir", "\(remote)/%h",
+      ], environment: env)
+    #expect(stop.status == 0, "\(stop.stderr)")
+    #expect(stop.stderr.contains("w1: stopped: \(pids["w1"]!)"), "\(stop.stderr)")
+    #expect(stop.stderr.contains("w2: stopped:\n"), "\(stop.stderr)")
+    #expect(!Self.isTailsweep(pids["w1"]!))
+    #expect(!FileManager.default.fileExists(atPath: "\(remote)/w1/workers.pids"))
+
+    // w1's lease was declared lost, the trial ran again on w2: one result per trial.
+    let store = try SweepStore(
+      readOnlyPath: sweepFolder.appendingPathComponent("sweep.sqlite").path)
+    let s = try store.status(sweepID: nil)
+    let w1Name = try #require(s.workers.first { $0.worker.contains(w1ID) }?.worker)
+    let history = try store.attempts(worker: w1Name)
+    try store.close()
+    #expect(history.filter { $0.outcome == .lost }.count == 1, "\(history)")
+    try Self.expectOneResultPerTrial(sweepFolder, trials: trials)
+  }
+
+  /// Whether `pid` runs a live (not zombie) program named tailsweep.
+  private static func isTailsweep(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else {
+      return false
+    }
+    return stat.contains("(tailsweep)") && !stat.contains(") Z ")
+  }
 }

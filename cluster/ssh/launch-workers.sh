@@ -16,7 +16,9 @@
 #   --keys DIR         folder on the hosts with the workers' CURVE keypair (with --server-key)
 #                      [$TAILSWEEP_WORKER_KEYS or none]
 #   --per-host N       workers per host, overriding the hostfile and nproc
-#   --remote-dir DIR   folder on each host for worker logs and the PID file [.tailsweep-workers]
+#   --remote-dir DIR   folder on each host for worker logs and the PID file; %h stands for the
+#                      host as the hostfile names it (without user@), so that hosts sharing a
+#                      home folder (NFS) keep apart          [.tailsweep-workers/%h]
 #                      (relative to the remote home folder)
 #   --local-dir DIR    folder here for one log and one PID list per host [./workers]
 #   --ssh CMD          ssh command, split on spaces           [ssh -o BatchMode=yes]
@@ -37,7 +39,7 @@ data="${TAILSWEEP_DATA:-}"
 server_key="${TAILSWEEP_SERVER_KEY:-}"
 worker_keys="${TAILSWEEP_WORKER_KEYS:-}"
 per_host=""
-remote_dir=".tailsweep-workers"
+remote_dir=".tailsweep-workers/%h"
 local_dir="./workers"
 ssh_cmd="ssh -o BatchMode=yes"
 dry_run=0
@@ -76,14 +78,14 @@ worker+=("$@")
 worker_q=""
 for word in "${worker[@]}"; do worker_q+="$(sq "$word") "; done
 
-# remote_script N: the POSIX shell script that ssh feeds to `sh -s` on one host (N empty: the
+# remote_script N HOST: the POSIX shell script that ssh feeds to `sh -s` on HOST (N empty: the
 # host's core count). It prints the workers' PIDs, one a line.
 remote_script() {
-  local n="${1:-\$(nproc)}"
+  local n="${1:-\$(nproc)}" dir="${remote_dir//%h/$2}"
   cat <<EOF
 set -e
-mkdir -p $(sq "$remote_dir")
-cd $(sq "$remote_dir")
+mkdir -p $(sq "$dir")
+cd $(sq "$dir")
 n=$n
 : > workers.pids
 i=0
@@ -105,13 +107,13 @@ while read -r host slots _; do
   n="${per_host:-${slots:-}}"
   case "$n" in *[!0-9]* | 0*) n="" ;; esac
   cmd=("${ssh_argv[@]}" "$host" sh -s)
+  name="${host##*@}"
   if [ "$dry_run" -eq 1 ]; then
     printf '%s' "${cmd[*]}"
-    printf " <<'EOF'\n%s\nEOF\n" "$(remote_script "$n")"
+    printf " <<'EOF'\n%s\nEOF\n" "$(remote_script "$n" "$name")"
     continue
   fi
-  name="${host##*@}"
-  if remote_script "$n" | "${cmd[@]}" >"$local_dir/$name.pids" 2>"$local_dir/$name.log"; then
+  if remote_script "$n" "$name" | "${cmd[@]}" >"$local_dir/$name.pids" 2>"$local_dir/$name.log"; then
     echo "launch-workers: $host: $(wc -l <"$local_dir/$name.pids") workers (PIDs in $local_dir/$name.pids)" >&2
   else
     echo "launch-workers: $host: ssh failed (see $local_dir/$name.log)" >&2

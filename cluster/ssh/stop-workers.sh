@@ -12,7 +12,7 @@ usage() { sed -n '2p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ "$#" -ge 1 ] || usage
 hostfile="$1"
 shift
-remote_dir=".tailsweep-workers"
+remote_dir=".tailsweep-workers/%h"
 ssh_cmd="ssh -o BatchMode=yes"
 signal="TERM"
 dry_run=0
@@ -30,10 +30,12 @@ case "$signal" in *[!A-Z0-9]*) echo "stop-workers: bad signal name '$signal'" >&
 
 sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
-# Kills only PIDs that still run a program named tailsweep (a PID may have been reused).
+# remote_script HOST: kills only PIDs that still run a program named tailsweep (a PID may have
+# been reused). %h in the remote folder stands for HOST, as in launch-workers.sh.
 remote_script() {
+  local dir="${remote_dir//%h/$1}"
   cat <<EOF
-cd $(sq "$remote_dir") 2>/dev/null || { echo "no $(sq "$remote_dir") here"; exit 0; }
+cd $(sq "$dir") 2>/dev/null || { echo "no $(sq "$dir") here"; exit 0; }
 [ -f workers.pids ] || { echo "no workers.pids here"; exit 0; }
 pids=""
 for p in \$(cat workers.pids); do
@@ -65,10 +67,10 @@ while read -r host _; do
   cmd=("${ssh_argv[@]}" "$host" sh -s)
   if [ "$dry_run" -eq 1 ]; then
     printf '%s' "${cmd[*]}"
-    printf " <<'EOF'\n%s\nEOF\n" "$(remote_script)"
+    printf " <<'EOF'\n%s\nEOF\n" "$(remote_script "${host##*@}")"
     continue
   fi
-  if out="$(remote_script | "${cmd[@]}" 2>&1)"; then
+  if out="$(remote_script "${host##*@}" | "${cmd[@]}" 2>&1)"; then
     echo "stop-workers: $host: $out" >&2
   else
     echo "stop-workers: $host: ssh failed: $out" >&2
