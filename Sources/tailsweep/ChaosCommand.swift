@@ -24,8 +24,10 @@ struct Chaos: ParsableCommand {
       after a durable commit and before its acks, through TAILSWEEP_CRASH_AFTER_COMMITS) each \
       followed by a restart, TCP connection resets (`ss -K`), the store held locked by another \
       process longer than the busy timeout, and (as root) the results folder on a small tmpfs \
-      that fills up, then is enlarged. Network partitions need namespace hosts and are not \
-      injected here. Then checks, field for field (timing aside), that the results equal the \
+      that fills up, then is enlarged. As root, the coordinator and each worker run on their own \
+      host made of a network namespace (cluster/netns/hosts.sh, CURVE over a private subnet), \
+      and worker hosts are partitioned (link down) for less and for more than the deadline, \
+      then healed; --no-hosts keeps everything on loopback. Then checks, field for field (timing aside), that the results equal the \
       undisturbed run's, that none is lost or duplicated, that the store verifies, and that \
       every result a worker logged as acknowledged is stored. Prints a table; exits 1 if an \
       invariant fails. With --duration, repeats rounds (new seeds) until that many seconds \
@@ -39,6 +41,12 @@ struct Chaos: ParsableCommand {
   @Option(help: "Soak: repeat rounds until this many seconds passed.") var duration: Double?
   @Option(help: "Keep the run folders here (default: a temporary folder, removed).")
   var keep: String?
+  @Flag(
+    inversion: .prefixedNo,
+    help: "As root, run on namespace hosts and inject partitions (otherwise loopback only).")
+  var hosts = true
+  @Option(help: "The namespace hosts script (default: cluster/netns/hosts.sh of the repository).")
+  var hostsScript: String?
   @OptionGroup var data: DataDirOption
 
   func validate() throws {
@@ -46,8 +54,34 @@ struct Chaos: ParsableCommand {
     if let d = duration, d <= 0 { throw ValidationError("--duration must be > 0") }
   }
 
+  /// cluster/netns/hosts.sh: given, or found above the executable (a build inside the
+  /// repository) or in the current folder.
+  func findHostsScript() -> String? {
+    if let hostsScript { return hostsScript }
+    var dir = URL(fileURLWithPath: LocalSupervisor.currentExecutable()).deletingLastPathComponent()
+    for _ in 0..<6 {
+      let candidate = dir.appendingPathComponent("cluster/netns/hosts.sh").path
+      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+      dir = dir.deletingLastPathComponent()
+    }
+    let here = FileManager.default.currentDirectoryPath + "/cluster/netns/hosts.sh"
+    return FileManager.default.isExecutableFile(atPath: here) ? here : nil
+  }
+
   func run() throws {
     let start = monotonicSeconds()
+    // Namespace hosts: root only, and the script must be there.
+    var hostsSkipped: String?
+    var script: String?
+    if !hosts {
+      hostsSkipped = "--no-hosts"
+    } else if getuid() != 0 {
+      hostsSkipped = "needs root"
+    } else if let found = findHostsScript() {
+      script = found
+    } else {
+      hostsSkipped = "cluster/netns/hosts.sh not found (--hosts-script)"
+    }
     var totals = ChaosRound.Outcome()
     var round = 0
     repeat {
@@ -62,7 +96,10 @@ struct Chaos: ParsableCommand {
       defer { if keep == nil { try? FileManager.default.removeItem(at: base) } }
       var r = ChaosRound(
         folder: base, sweepPath: sweep, seed: seed &+ UInt64(round), workers: workers,
-        dataDirectory: data.url)
+        dataDirectory: data.url, hostsScript: script)
+      if let why = hostsSkipped {
+        r.skippedHosts = why
+      }
       let outcome = try r.run()
       totals.add(outcome)
       round += 1
@@ -75,6 +112,7 @@ struct Chaos: ParsableCommand {
       "reproduce: swift build -c release -Xswiftc -target-cpu -Xswiftc haswell && "
         + ".build/release/tailsweep chaos --seed \(seed) --workers \(workers)"
         + (duration.map { " --duration \(Int($0))" } ?? "") + (sweep.map { " --sweep \($0)" } ?? "")
+        + (hosts ? "" : " --no-hosts")
     )
     if !totals.clean { throw ExitCode(1) }
   }
@@ -84,11 +122,22 @@ struct Chaos: ParsableCommand {
 final class ChaosChild {
   let process = Process()
   let log: URL
-  init(_ arguments: [String], log: URL, environment: [String: String] = [:]) throws {
+  /// Runs this executable with `arguments`; with a `host`, on that namespace host through
+  /// `script exec HOST` (which execs, so the PID is the tailsweep process's).
+  init(
+    _ arguments: [String], log: URL, environment: [String: String] = [:],
+    host: (script: String, name: String)? = nil
+  ) throws {
     self.log = log
     _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-    process.executableURL = URL(fileURLWithPath: LocalSupervisor.currentExecutable())
-    process.arguments = arguments
+    let exe = LocalSupervisor.currentExecutable()
+    if let host {
+      process.executableURL = URL(fileURLWithPath: host.script)
+      process.arguments = ["exec", host.name, exe] + arguments
+    } else {
+      process.executableURL = URL(fileURLWithPath: exe)
+      process.arguments = arguments
+    }
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
     process.environment = env
@@ -117,6 +166,8 @@ struct ChaosRound {
     case tcpReset = "TCP connection reset (ss -K)"
     case storeLocked = "store locked by another process beyond the busy timeout"
     case diskFull = "results tmpfs full, then enlarged"
+    case partitionShort = "worker host cut off for less than the deadline, then healed"
+    case partitionLong = "worker host cut off beyond the deadline, then healed"
   }
 
   struct Outcome {
@@ -204,13 +255,21 @@ struct ChaosRound {
   let heartbeatMs = 250
   let liveness = 4
   var deadline: Double { Double(heartbeatMs * liveness) / 1000 }
+  /// cluster/netns/hosts.sh when the round runs on namespace hosts (else loopback).
+  let hostsScript: String?
+  /// Why partitions are not injected (no hosts), for the table.
+  var skippedHosts: String?
 
-  init(folder: URL, sweepPath: String?, seed: UInt64, workers: Int, dataDirectory: URL) {
+  init(
+    folder: URL, sweepPath: String?, seed: UInt64, workers: Int, dataDirectory: URL,
+    hostsScript: String? = nil
+  ) {
     self.folder = folder
     self.sweepPath = sweepPath
     self.random = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
     self.workerCount = workers
     self.dataDirectory = dataDirectory
+    self.hostsScript = hostsScript
   }
 
   static let builtInSweep = """
@@ -292,10 +351,65 @@ struct ChaosRound {
       getuid() == 0 && shell("mount -t tmpfs -o size=64m tmpfs '\(chaosFolder.path)'") == 0
     defer { if tmpfs { shell("umount -l '\(chaosFolder.path)'") } }
     let storePath = chaosFolder.appendingPathComponent("\(name)/sweep.sqlite").path
-    let port = try freeLoopbackPort()
-    let endpoint = "tcp://127.0.0.1:\(port)"
     let logs = folder.appendingPathComponent("logs")
     try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+
+    // Namespace hosts (as root): the coordinator on `coordinator`, worker slot k on w(k+1),
+    // CURVE over a private subnet; a prefix of this round only.
+    let hostsEnv = [
+      "TSW_PREFIX": "c\(String(UInt16.random(in: 0x1000...0xffff), radix: 16))-",
+      "TSW_SUBNET": "10.231.11",
+    ]
+    func hosts(_ args: [String]) -> Int32 {
+      guard let hostsScript else { return -1 }
+      let p = Process()
+      p.executableURL = URL(fileURLWithPath: hostsScript)
+      p.arguments = args
+      p.environment = ProcessInfo.processInfo.environment.merging(hostsEnv) { $1 }
+      p.standardOutput = FileHandle.nullDevice
+      p.standardError = FileHandle.nullDevice
+      do { try p.run() } catch { return -1 }
+      p.waitUntilExit()
+      return p.terminationStatus
+    }
+    var secure: (coordinator: [String], worker: [String]) = ([], [])
+    let port: Int
+    let endpoint: String
+    if let hostsScript {
+      guard hosts(["up", "\(workerCount)"]) == 0 else {
+        throw RuntimeFailure(
+          "\(hostsScript) up \(workerCount) failed (prefix \(hostsEnv["TSW_PREFIX"]!))")
+      }
+      port = 5555
+      endpoint = "tcp://10.231.11.10:\(port)"
+      let keys = folder.appendingPathComponent("keys")
+      for who in ["coordinator", "worker"] {
+        let g = try ChaosChild(
+          ["keys", "generate", "--out", keys.appendingPathComponent(who).path],
+          log: logs.appendingPathComponent("keys-\(who).log"))
+        g.process.waitUntilExit()
+        guard g.process.terminationStatus == 0 else {
+          throw RuntimeFailure("keys generate failed; see \(g.log.path)")
+        }
+      }
+      let allow = keys.appendingPathComponent("allowed-workers")
+      try FileManager.default.copyItem(
+        at: keys.appendingPathComponent("worker/public.key"), to: allow)
+      secure.coordinator = [
+        "--keys", keys.appendingPathComponent("coordinator").path, "--allow", allow.path,
+      ]
+      secure.worker = [
+        "--server-key", keys.appendingPathComponent("coordinator/public.key").path,
+        "--keys", keys.appendingPathComponent("worker").path,
+      ]
+    } else {
+      port = try freeLoopbackPort()
+      endpoint = "tcp://127.0.0.1:\(port)"
+    }
+    // Runs after the processes' own teardown (declared first): kills what is left by PID.
+    defer { if hostsScript != nil { _ = hosts(["down"]) } }
+    let script = hostsScript
+    func host(_ name: String) -> (script: String, name: String)? { script.map { ($0, name) } }
     var coordinatorStarts = 0
     var hooked = false
     func startCoordinator(crashAfter: Int? = nil) throws -> ChaosChild {
@@ -306,8 +420,11 @@ struct ChaosRound {
           "coordinator", sweepFile.path, "--bind", endpoint, "--results", chaosFolder.path,
           "--progress", "none", "--heartbeat-ms", "\(heartbeatMs)", "--liveness", "\(liveness)",
           "--data", dataDirectory.path, "--log-level", "info",
-        ], log: logs.appendingPathComponent("coordinator-\(coordinatorStarts).log"),
-        environment: crashAfter.map { ["TAILSWEEP_CRASH_AFTER_COMMITS": "\($0)"] } ?? [:])
+        ] + secure.coordinator,
+        log: logs.appendingPathComponent("coordinator-\(coordinatorStarts).log"),
+        environment: (crashAfter.map { ["TAILSWEEP_CRASH_AFTER_COMMITS": "\($0)"] } ?? [:])
+          .merging(hostsEnv) { $1 },
+        host: host("coordinator"))
     }
     var generation = 0
     func startWorker(_ slot: Int) throws -> ChaosChild {
@@ -317,7 +434,8 @@ struct ChaosRound {
           "worker", "--connect", endpoint, "--id", "chaos-\(slot)-\(generation)",
           "--heartbeat-ms", "\(heartbeatMs)", "--liveness", "\(liveness)",
           "--coordinator-timeout", "300", "--data", dataDirectory.path, "--log-level", "debug",
-        ], log: logs.appendingPathComponent("worker-\(slot)-\(generation).log"))
+        ] + secure.worker, log: logs.appendingPathComponent("worker-\(slot)-\(generation).log"),
+        environment: hostsEnv, host: host("w\(slot + 1)"))
     }
 
     // The schedule: a shuffled list of faults, spread so that they fit in about the
@@ -328,6 +446,12 @@ struct ChaosRound {
       + Array(repeating: .coordinatorKillAfterCommit, count: 2)
       + Array(repeating: .tcpReset, count: 3) + [.storeLocked]
     if tmpfs { plan.append(.diskFull) } else { outcome.skipped[.diskFull] = "needs root" }
+    if hostsScript != nil {
+      plan += [.partitionShort, .partitionShort, .partitionLong, .partitionLong]
+    } else {
+      outcome.skipped[.partitionShort] = skippedHosts ?? "no namespace hosts"
+      outcome.skipped[.partitionLong] = skippedHosts ?? "no namespace hosts"
+    }
     for i in plan.indices.reversed() where i > 0 { plan.swapAt(i, random.below(i + 1)) }
     let spacing = max(0.25, min(2.0, outcome.referenceSeconds / Double(plan.count + 4)))
     // The first fault waits until the store exists.
@@ -340,6 +464,8 @@ struct ChaosRound {
     }
     var nextFault = monotonicSeconds() + 1
     var stopped: [(Int, Double)] = []
+    // Worker slots whose host is cut off, and when the link comes back.
+    var cuts: [Int: Double] = [:]
     var lockHolder: Process?
     var filler: URL?
     var done = false
@@ -352,6 +478,10 @@ struct ChaosRound {
         guard now - since > 2 * deadline else { return false }
         workers[slot].signal(SIGCONT)
         return true
+      }
+      for (slot, healAt) in cuts where now >= healAt {
+        _ = hosts(["heal", "w\(slot + 1)"])
+        cuts[slot] = nil
       }
       // Replace workers that exited on their own.
       for i in workers.indices where !workers[i].running {
@@ -424,7 +554,23 @@ struct ChaosRound {
         outcome.coordinatorEnds["SIGKILL from the runner", default: 0] += 1
         coordinator = try startCoordinator(crashAfter: 1 + random.below(3))
       case .tcpReset:
-        shell("ss -K dst 127.0.0.1 dport = :\(port)")
+        if hostsScript != nil {
+          // The coordinator's side of every connection, inside its host.
+          _ = hosts(["exec", "coordinator", "ss", "-K", "sport", "=", ":\(port)"])
+        } else {
+          shell("ss -K dst 127.0.0.1 dport = :\(port)")
+        }
+      case .partitionShort, .partitionLong:
+        let free = (0..<workerCount).filter { cuts[$0] == nil }
+        guard !free.isEmpty else {
+          plan.insert(fault, at: 0)
+          continue
+        }
+        let slot = free[random.below(free.count)]
+        guard hosts(["cut", "w\(slot + 1)"]) == 0 else {
+          throw RuntimeFailure("could not cut host w\(slot + 1) off")
+        }
+        cuts[slot] = now + (fault == .partitionShort ? 0.4 : 3) * deadline
       case .storeLocked:
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -449,6 +595,7 @@ struct ChaosRound {
       outcome.faults[fault, default: 0] += 1
     }
     outcome.chaosSeconds = monotonicSeconds() - t1
+    for slot in cuts.keys { _ = hosts(["heal", "w\(slot + 1)"]) }
     for w in workers { w.stop() }
 
     // 3. Checks.

@@ -3,7 +3,8 @@ import Testing
 
 /// `tailsweep chaos`, the quick profile: the built-in sweep of 60 real (synthetic, bit-
 /// reproducible) trials, once undisturbed and once under a seeded schedule of faults on real
-/// processes. About 1.5 minutes with a debug build on 2 cores.
+/// processes (as root, on network-namespace hosts with partitions). About 1.5 minutes with a
+/// debug build on 2 cores.
 @Suite(.serialized) struct ChaosTests {
   /// The number in the table row that starts with `label`.
   static func value(_ table: String, _ label: String) -> Int? {
@@ -37,5 +38,11 @@ import Testing
     #expect(coordinatorKills >= 3)
     #expect((Self.value(t, "worker SIGSTOP beyond the deadline, then SIGCONT") ?? 0) >= 1)
     #expect(Self.value(t, "store locked by another process beyond the busy timeout") == 1)
+    if getuid() == 0 {
+      // As root the round runs on namespace hosts: partitions and a full tmpfs are injected.
+      #expect(Self.value(t, "worker host cut off for less than the deadline, then healed") == 2)
+      #expect(Self.value(t, "worker host cut off beyond the deadline, then healed") == 2)
+      #expect(Self.value(t, "results tmpfs full, then enlarged") == 1)
+    }
   }
 }
