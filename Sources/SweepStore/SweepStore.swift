@@ -142,7 +142,11 @@ public final class SweepStore: Sendable {
       try queue.read { db in
         try Self.checkIdentity(db, path: path)
         let migrator = Schema.migrator
-        if try !migrator.hasCompletedMigrations(db) {
+        // A store of an older version that has the base schema reads fine (the sweep
+        // identity columns are optional to readers); anything less needs migrating.
+        if try !migrator.hasCompletedMigrations(db),
+          try !migrator.appliedIdentifiers(db).contains("v1")
+        {
           if try Self.userTableCount(db) == 0 { throw StoreError.missing(path: path) }
           throw StoreError.olderSchema(path: path)
         }
@@ -264,22 +268,31 @@ public final class SweepStore: Sendable {
     }
   }
 
-  /// Every sweep in the store, oldest first, with its latest run's provenance.
+  /// Every sweep in the store, oldest first, with its latest run's provenance and its identity
+  /// (family, version, definition hash, whether it is its family's current definition).
   public func sweeps() throws -> [SweepInfo] {
     try read { db in
+      let identity = try Schema.hasSweepIdentity(db)
+      let extra =
+        identity
+        ? "COALESCE(s.family, s.name) AS family, COALESCE(s.version, 1) AS version, "
+          + "s.definition_hash"
+        : "s.name AS family, 1 AS version, NULL AS definition_hash"
       let rows = try Row.fetchAll(
         db,
         sql: """
           SELECT s.id, s.name, s.description, s.path,
             (SELECT COUNT(*) FROM sweep_trials l WHERE l.sweep_id = s.id) AS trial_count,
             (SELECT COUNT(*) FROM sweep_runs x WHERE x.sweep_id = s.id) AS runs,
-            r.started_at, r.tool_version, r.git_commit, r.host, r.dataset_hashes, r.blas
+            r.id AS last_run, r.started_at, r.tool_version, r.git_commit, r.host,
+            r.dataset_hashes, r.blas, \(extra)
           FROM sweeps s
           LEFT JOIN sweep_runs r
             ON r.id = (SELECT MAX(id) FROM sweep_runs WHERE sweep_id = s.id)
           ORDER BY s.id
           """)
-      return try rows.map { row in
+      var lastRun: [Int64: Int64] = [:]
+      var infos = try rows.map { row in
         var provenance: Provenance?
         if let tool = try row.decode(String?.self, forColumn: "tool_version") {
           let hashesText = try row.decode(String.self, forColumn: "dataset_hashes")
@@ -290,8 +303,10 @@ public final class SweepStore: Sendable {
               [String: String].self, hashesText, path: path, what: "sweep run provenance"),
             blas: try row.decode(String.self, forColumn: "blas"))
         }
-        return SweepInfo(
-          id: try row.decode(Int64.self, forColumn: "id"),
+        let id = try row.decode(Int64.self, forColumn: "id")
+        lastRun[id] = try row.decode(Int64?.self, forColumn: "last_run") ?? 0
+        var info = SweepInfo(
+          id: id,
           name: try row.decode(String.self, forColumn: "name"),
           description: try row.decode(String.self, forColumn: "description"),
           path: try row.decode(String.self, forColumn: "path"),
@@ -299,7 +314,39 @@ public final class SweepStore: Sendable {
           runs: try row.decode(Int.self, forColumn: "runs"),
           lastRunAt: try row.decode(Date?.self, forColumn: "started_at"),
           provenance: provenance)
+        info.family = try row.decode(String.self, forColumn: "family")
+        info.version = try row.decode(Int.self, forColumn: "version")
+        info.definitionHash = try row.decode(String?.self, forColumn: "definition_hash")
+        return info
       }
+      // The current definition of a family: the one run last (then the highest version).
+      var current: [String: (run: Int64, version: Int, id: Int64)] = [:]
+      for i in infos {
+        let key = (run: lastRun[i.id] ?? 0, version: i.version, id: i.id)
+        if let c = current[i.family], (c.run, c.version) >= (key.run, key.version) { continue }
+        current[i.family] = key
+      }
+      for k in infos.indices { infos[k].isCurrent = current[infos[k].family]?.id == infos[k].id }
+      return infos
+    }
+  }
+
+  /// The ids (hex) of the trials linked to a sweep.
+  public func linkedTrialIDs(sweepID: Int64) throws -> [String] {
+    try read { db in
+      try String.fetchAll(
+        db, sql: "SELECT trial_id FROM sweep_trials WHERE sweep_id = ?", arguments: [sweepID])
+    }
+  }
+
+  /// Records a sweep's identity: its name in the file, the version of its definition under
+  /// that name, and the definition's hash (`Sweep.definitionHash`).
+  public func recordDefinition(sweepID: Int64, family: String, version: Int, hash: String) throws {
+    try write { db in
+      try Self.requireSweep(db, sweepID)
+      try db.execute(
+        sql: "UPDATE sweeps SET family = ?, version = ?, definition_hash = ? WHERE id = ?",
+        arguments: [family, version, hash, sweepID])
     }
   }
 

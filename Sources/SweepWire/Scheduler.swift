@@ -1,6 +1,11 @@
 import SweepSpec
 import TailNet
 
+/// A worker's error text that starts with this marks an error that recurs on every attempt
+/// (an invalid configuration, data missing or cut beyond its size): the scheduler fails the
+/// trial at once instead of retrying it. Older workers do not send it; their errors are retried.
+public let permanentErrorPrefix = "permanent: "
+
 /// Timing, retry and verification rules of the coordinator.
 public struct SchedulerSettings: Hashable, Sendable {
   /// Seconds between application heartbeats (both ways).
@@ -641,7 +646,11 @@ public struct Scheduler: Sendable {
     guard var t = trials[id] else { return }
     t.lastError = error
     trials[id] = t
-    if t.attemptsThisRun >= settings.maxAttempts {
+    if error.hasPrefix(permanentErrorPrefix) {
+      // The same configuration and data give the same error on every attempt: no retry.
+      setStatus(id, .failed)
+      out.append(.fail(id, error: "no retry (the error recurs on every attempt): \(error)"))
+    } else if t.attemptsThisRun >= settings.maxAttempts {
       setStatus(id, .failed)
       out.append(.fail(id, error: "\(t.attemptsThisRun) attempts; last error: \(error)"))
     } else {

@@ -1,0 +1,201 @@
+import Foundation
+import SweepStore
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Checks before dispatch, errors that are not retried, the sweep's identity and the feedback
+/// of interrupted and resumed runs, through the built binary.
+@Suite(.serialized) struct SweepChecksTests {
+  static let data = Binary.repositoryRoot.appendingPathComponent("data").path
+
+  private func folder(_ files: [String: String]) throws -> URL {
+    let dir = try Binary.temporaryDirectory("sweep-checks")
+    for (name, text) in files {
+      try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+    return dir
+  }
+
+  static let tooLarge = """
+    description: "a limit beyond the data set"
+    dataset:
+      name: mnist
+      trainLimit: 200000
+    train: {width: 8, eta: 0.1, batchSize: 10, maxIterations: 10}
+    seeds: 3
+    """
+
+  @Test(arguments: [["plan", "big.yaml"], ["run", "big.yaml", "--workers", "1"]])
+  func aLimitBeyondTheDataFailsBeforeAnythingStarts(command: [String]) throws {
+    let dir = try folder(["big.yaml": Self.tooLarge])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try Binary.run(command + ["--data", Self.data], in: dir)
+    #expect(r.status == 2, "exit \(r.status): \(r.stderr)")
+    #expect(
+      r.stderr.contains("big.yaml:4: key 'trainLimit': trainLimit 200000 must be in 1...60000"),
+      "\(r.stderr)")
+    #expect(!r.stderr.contains("attempt="), "no trial was dispatched: \(r.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("results").path))
+  }
+
+  @Test func missingDataFailsBeforeAnythingStarts() throws {
+    let dir = try folder(["big.yaml": Self.tooLarge.replacingOccurrences(of: "200000", with: "100")]
+    )
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try Binary.run(["run", "big.yaml", "--data", "/nonexistent-data"], in: dir)
+    #expect(r.status == 2, "exit \(r.status): \(r.stderr)")
+    #expect(
+      r.stderr.contains(
+        "big.yaml:3: key 'dataset': data set mnist is not in the data folder /nonexistent-data"),
+      "\(r.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("results").path))
+    // `plan` checks the same, and can be told not to.
+    let plan = try Binary.run(["plan", "big.yaml", "--data", "/nonexistent-data"], in: dir)
+    #expect(plan.status == 2 && plan.stderr.contains("key 'dataset'"), "\(plan.stderr)")
+    let unchecked = try Binary.run(
+      ["plan", "big.yaml", "--data", "/nonexistent-data", "--no-data-check"], in: dir)
+    #expect(unchecked.status == 0, "\(unchecked.stderr)")
+  }
+
+  @Test func noiseAxesWithoutNoiseAreRefused() throws {
+    let header = """
+      description: d
+      dataset: synthetic
+      train: {width: 8, eta: 0.1, batchSize: 10, noiseType: 0}
+
+      """
+    let dir = try folder([
+      "alpha.yaml": header + "grid:\n  alpha: [1.5, 2]\n",
+      "sigma.yaml": header + "grid:\n  sigma: [0, 0.1]\n",
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let alpha = try Binary.run(["plan", "alpha.yaml"], in: dir)
+    #expect(alpha.status == 2)
+    #expect(
+      alpha.stderr.contains(
+        "alpha.yaml:5: key 'alpha': alpha is swept, but noiseType is 0 (no noise) for every trial"),
+      "\(alpha.stderr)")
+    let sigma = try Binary.run(["plan", "sigma.yaml"], in: dir)
+    #expect(sigma.status == 2)
+    #expect(
+      sigma.stderr.contains(
+        "sigma.yaml:5: key 'sigma': sigma must be 0 with noiseType 0 (no noise), got 0.1"),
+      "\(sigma.stderr)")
+  }
+
+  /// A coordinator that cannot check the data (remote workers have their own) and a worker
+  /// without it: the trial fails at its first attempt, and the run names `--rerun failed`.
+  @Test(.timeLimit(.minutes(2)))
+  func anErrorThatRecursFailsTheTrialAtOnce() throws {
+    let dir = try folder([
+      "nodata.yaml": """
+      description: "data only the workers were meant to have"
+      dataset: {name: mnist, trainLimit: 100, testLimit: 100}
+      train: {width: 8, eta: 0.1, batchSize: 10, maxIterations: 10}
+      seeds: 2
+      run: {retries: 3}
+      """
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let empty = dir.appendingPathComponent("empty-data")
+    try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+    let endpoint = "ipc://\(dir.path)/c.sock"
+    let coordinator = try DistributedProcess(
+      [
+        "coordinator", "nodata.yaml", "--bind", endpoint, "--data", empty.path, "--progress",
+        "none",
+      ] + Dist.fastTiming, in: dir, name: "coordinator")
+    defer { coordinator.stop() }
+    let worker = try DistributedProcess(
+      [
+        "worker", "--connect", endpoint, "--id", "w1", "--data", empty.path,
+        "--coordinator-timeout", "20",
+      ] + Dist.fastTiming, in: dir, name: "w1")
+    defer { worker.stop() }
+    #expect(coordinator.wait(60) == 1, "\(coordinator.log)")
+    let log = coordinator.log
+    #expect(log.contains("not checked before dispatch"), "\(log)")
+    #expect(log.contains("2 trials failed (all: no retry"), "\(log)")
+    #expect(log.contains("--rerun failed"), "\(log)")
+    let store = try SweepStore(
+      readOnlyPath: dir.appendingPathComponent("results/nodata/sweep.sqlite").path)
+    defer { try? store.close() }
+    let rows = try store.rows(sweepID: nil)
+    #expect(rows.count == 2 && rows.allSatisfy { $0.state == .failed })
+    #expect(rows.allSatisfy { $0.attempts == 1 }, "\(rows.map(\.attempts))")
+  }
+
+  @Test func aChangedDefinitionIsANewVersionAndTheDefaultEverywhere() throws {
+    let dir = try Binary.temporaryDirectory("identity")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try CommandLineTests.writeTinySweep(dir, eta: 0.1)
+    let first = try Binary.run(["run", "tiny.yaml", "--workers", "1", "--quiet"], in: dir)
+    #expect(first.status == 0, "\(first.stderr)")
+    try CommandLineTests.writeTinySweep(dir, eta: 0.2)
+    let second = try Binary.run(["run", "tiny.yaml", "--workers", "1", "--quiet"], in: dir)
+    #expect(second.status == 0, "\(second.stderr)")
+    #expect(
+      second.stdout.contains("sweep tiny: the definition changed since tiny (4 trials, hash "))
+    #expect(second.stdout.contains("is recorded as tiny@2"), "\(second.stdout)")
+    #expect(second.stdout.contains("sweep tiny@2: pending 0, running 0, done 4"))
+
+    // status, report and export show the current definition only.
+    let status = try Binary.run(["status"], in: dir)
+    #expect(status.stdout.contains("sweep tiny@2 (id 2): 4 trials"), "\(status.stdout)")
+    #expect(status.stdout.contains("other definitions (--sweep NAME to see one): tiny (id 1"))
+    #expect(status.stdout.contains("trials: 4 total"), "\(status.stdout)")
+    let report = try Binary.run(["report", "--no-files"], in: dir)
+    #expect(report.stdout.contains("Measurements over seeds (4 trials)"), "\(report.stdout)")
+    let export = try Binary.run(["export"], in: dir)
+    #expect(export.stdout.split(separator: "\n").count == 5)
+    let older = try Binary.run(["export", "--sweep", "tiny", "--format", "jsonl"], in: dir)
+    #expect(older.stdout.split(separator: "\n").count == 4)
+    #expect(older.stdout.contains("\"eta\":0.1"), "\(older.stdout.prefix(400))")
+
+    // The first definition again: its version becomes the current one, nothing reruns.
+    try CommandLineTests.writeTinySweep(dir, eta: 0.1)
+    let third = try Binary.run(["run", "tiny.yaml", "--workers", "1", "--quiet"], in: dir)
+    #expect(third.stdout.contains("this definition is tiny again"), "\(third.stdout)")
+    #expect(third.stdout.contains("this run: 0 committed"), "\(third.stdout)")
+    let again = try Binary.run(["status", "--json"], in: dir)
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+    let shown = try #require(object["sweeps"] as? [[String: Any]])
+    #expect(shown.map { $0["name"] as? String } == ["tiny"])
+  }
+
+  @Test(.timeLimit(.minutes(2)))
+  func anInterruptSaysWhereTheSweepStandsAndTheResumeWhatItSkips() throws {
+    let dir = try Binary.temporaryDirectory("interrupt-summary")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let sweep = try Dist.writeSweep(dir, name: "halfway", seeds: 2, slow: true)
+    let run = try DistributedProcess(
+      ["run", sweep, "--workers", "1", "--progress", "none"] + Dist.fastTiming, in: dir,
+      name: "run")
+    defer { run.stop() }
+    #expect(
+      Dist.eventually(60) {
+        ((try? Dist.openStore(dir, "halfway").rows(sweepID: nil)) ?? []).contains {
+          $0.result != nil
+        }
+      })
+    run.signal(SIGINT)
+    #expect(run.wait(20) == 130, "\(run.log)")
+    let log = run.log
+    let done = try Dist.openStore(dir, "halfway").rows(sweepID: nil).filter { $0.result != nil }
+    #expect(
+      log.contains("interrupted: \(done.count)/6 done; run the same command again to resume"),
+      "\(log)")
+    #expect(!log.contains("Measurements over seeds"), "no report of empty rows: \(log)")
+    let again = try Binary.run(
+      ["run", sweep, "--workers", "2", "--progress", "none"] + Dist.fastTiming, in: dir)
+    #expect(again.status == 0, "\(again.stderr)")
+    #expect(
+      again.stdout.contains(
+        "resuming: \(done.count) of 6 trials already have results and are skipped; "
+          + "\(6 - done.count) to run"), "\(again.stdout)")
+  }
+}
