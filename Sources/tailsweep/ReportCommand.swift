@@ -22,6 +22,8 @@ struct Report: ParsableCommand {
       discussion: "Default: every key that varies, except seed."))
   var by: String?
 
+  @OptionGroup var filter: WhereOption
+
   @Option(help: "Terminal output: table, markdown, csv or json.")
   var format: String = "table"
 
@@ -55,7 +57,7 @@ struct Report: ParsableCommand {
     let (store, chosen) = try ResultsLocation.open(location.results, sweep: location.sweep)
     let storePath = store.path
     let folder = URL(fileURLWithPath: storePath).deletingLastPathComponent()
-    let rows: [TrialRow]
+    var rows: [TrialRow]
     do {
       rows = try ResultsLocation.rows(store, sweeps: chosen)
     } catch let e as StoreError {
@@ -63,8 +65,19 @@ struct Report: ParsableCommand {
       throw e
     }
     try? store.close()
+    rows = try filter.apply(rows)
 
     do {
+      if keys != nil {
+        let pooled = try SweepReport.aggregate(rows, by: keys).pooledKeys
+        if !pooled.isEmpty {
+          FileHandle.standardError.write(
+            Data(
+              ("warning: --by \(keys?.joined(separator: ",") ?? "") pools trials that differ in "
+                + "\(pooled.joined(separator: ", ")); add \(pooled.count == 1 ? "it" : "them") to "
+                + "--by (or use --where) to keep them apart\n").utf8))
+        }
+      }
       let text = try SweepReport.renderTable(
         rows: rows, by: keys, format: fmt, maxWidth: columns, detail: detail)
       FileHandle.standardOutput.write(Data(text.utf8))

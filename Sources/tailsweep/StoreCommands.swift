@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SweepReport
 import SweepSpec
 import SweepStore
 import TailNet
@@ -85,6 +86,55 @@ enum ResultsLocation {
       for r in try store.rows(sweepID: id) where seen.insert(r.id).inserted { out.append(r) }
     }
     return out
+  }
+}
+
+/// `--where width=32,alpha=1.75`: only trials whose configuration has these values. A key given
+/// twice matches either value (`alpha=1.75,alpha=2`); different keys must all match.
+struct WhereOption: ParsableArguments {
+  @Option(
+    name: .customLong("where"),
+    help: ArgumentHelp(
+      "Only trials with these values, e.g. width=32,alpha=1.75.",
+      discussion: "Keys as in sweep files; a key given twice matches either value."))
+  var conditions: String?
+
+  /// The conditions as key → accepted values.
+  func parsed() throws -> [String: [String]] {
+    guard let conditions else { return [:] }
+    var out: [String: [String]] = [:]
+    let sample = TrialConfig(dataset: DatasetSpec(name: "x"), width: 1, eta: 1, batchSize: 1)
+    for part in conditions.split(separator: ",") {
+      let kv = part.split(separator: "=", maxSplits: 1).map {
+        $0.trimmingCharacters(in: .whitespaces)
+      }
+      guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else {
+        throw UsageError("--where: expected key=value, got '\(part)'")
+      }
+      guard ConfigKey.value(kv[0], of: sample) != nil else {
+        throw UsageError(
+          "--where: unknown key '\(kv[0])' (keys: \(ConfigKey.all.joined(separator: ", ")))")
+      }
+      out[kv[0], default: []].append(kv[1])
+    }
+    return out
+  }
+
+  /// The rows that match every condition.
+  func apply(_ rows: [TrialRow]) throws -> [TrialRow] {
+    let wanted = try parsed()
+    guard !wanted.isEmpty else { return rows }
+    return rows.filter { row in
+      wanted.allSatisfy { key, values in
+        guard let v = ConfigKey.value(key, of: row.config) else { return false }
+        return values.contains { text in
+          switch v {
+          case .number(let x): return Double(text).map { $0 == x } ?? false
+          case .text(let t): return t == text || row.config.dataset.name == text
+          }
+        }
+      }
+    }
   }
 }
 
@@ -248,6 +298,8 @@ struct Export: ParsableCommand {
 
   @OptionGroup var location: ResultsArguments
 
+  @OptionGroup var filter: WhereOption
+
   @Option(help: "csv, jsonl or markdown.")
   var format: String = "csv"
 
@@ -271,7 +323,8 @@ struct Export: ParsableCommand {
     }
     let (store, chosen) = try ResultsLocation.open(location.results, sweep: location.sweep)
     defer { try? store.close() }
-    let text = try TrialExport.render(ResultsLocation.rows(store, sweeps: chosen), format: format)
+    let rows = try filter.apply(ResultsLocation.rows(store, sweeps: chosen))
+    let text = try TrialExport.render(rows, format: format)
     if let target = out ?? output {
       do {
         try text.write(toFile: target, atomically: true, encoding: .utf8)

@@ -420,3 +420,32 @@ func timedOutLeaseOfAStuckWorkerIsNotHeldForever() {
   let out = s.handle(.ready(b, ready()), now: 20)
   #expect(out.assigns.map(\.lease.attempt) == [11])
 }
+
+// MARK: Errors that recur
+
+/// A worker's error marked `permanent: ` (invalid configuration, data missing or cut beyond its
+/// size) fails the trial at its first attempt; an unmarked error is retried.
+@Test func permanentErrorFailsTheTrialWithoutRetry() {
+  var s = Scheduler(trials: [realTrial(1), realTrial(2)], settings: patient(maxAttempts: 5))
+  #expect(s.handle(.ready(a, ready()), now: 0).newLeases == [lease(rid(1), 1)])
+  let permanent = ResultBody(
+    lease: lease(rid(1), 1), result: nil,
+    error: permanentErrorPrefix + "data/mnist/train-images-idx3-ubyte: missing")
+  let out = s.handle(.result(a, permanent), now: 1)
+  let failed = out.compactMap { action -> String? in
+    if case .fail(let t, let e) = action, t == rid(1) { return e }
+    return nil
+  }
+  #expect(failed.count == 1)
+  #expect(
+    failed.first?.hasPrefix("no retry (the error recurs on every attempt): permanent: ") == true)
+  #expect(out.requeues.isEmpty)
+  #expect(s.failedCount == 1)
+  // The next trial goes out; the failed one is not offered again.
+  #expect(out.newLeases == [lease(rid(2), 1)])
+  let transient = ResultBody(
+    lease: lease(rid(2), 1), result: nil, error: "worker ran out of memory")
+  let again = s.handle(.result(a, transient), now: 2)
+  #expect(again.requeues == [rid(2)])
+  #expect(s.failedCount == 1)
+}
