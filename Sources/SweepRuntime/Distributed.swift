@@ -189,7 +189,7 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
 /// the stored version whose definition hash matches, or `name@N` for a new definition under a
 /// name the store already has (another η, more seeds, another file taking the name). `note`
 /// tells the person when the definition is not the one last run under that name.
-func chooseDefinition(store: SweepStore, sweep: Sweep) throws -> (
+public func chooseDefinition(store: SweepStore, sweep: Sweep) throws -> (
   name: String, version: Int, note: String?
 ) {
   let hash = sweep.definitionHash

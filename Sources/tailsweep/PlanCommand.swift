@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SweepRuntime
 import SweepSpec
+import SweepStore
 
 /// `tailsweep plan SWEEP.yaml [--json]`: validates a sweep file and prints its expanded trials
 /// without running anything. A bad sweep file exits with status 2 and `file:line: key 'k': …`
@@ -31,6 +32,16 @@ struct Plan: ParsableCommand {
     help: "Do not check the trials against the data folder (plan on a machine without the data).")
   var noDataCheck = false
 
+  @Option(
+    help: ArgumentHelp(
+      "Dry run of a resume: compare with the results stored here.",
+      discussion:
+        "The folder given to run --results, or the sweep's own folder. Nothing is changed."))
+  var results: String?
+
+  @Option(help: "With --results: which finished trials a run would retry.")
+  var rerun: SweepRerunPolicy = .none
+
   func run() throws {
     let loaded: Sweep
     do {
@@ -44,5 +55,61 @@ struct Plan: ParsableCommand {
     } else {
       print(loaded.planText(), terminator: "")
     }
+    if let results { print(try dryRun(loaded, results: results)) }
+  }
+
+  /// What `run SWEEP --results RESULTS` would do now: the definition it would record, and which
+  /// trials it would skip or run.
+  func dryRun(_ sweep: Sweep, results: String) throws -> String {
+    let fm = FileManager.default
+    let own = URL(fileURLWithPath: results).appendingPathComponent(sweep.name)
+      .appendingPathComponent("sweep.sqlite").path
+    let path: String
+    if fm.fileExists(atPath: own) {
+      path = own
+    } else if fm.fileExists(
+      atPath: URL(fileURLWithPath: results).appendingPathComponent(
+        "sweep.sqlite"
+      ).path) || results.hasSuffix(".sqlite")
+    {
+      path = try ResultsLocation.resolve(results, sweep: sweep.name)
+    } else {
+      return "dry run: no results for \(sweep.name) under \(results) yet; all "
+        + "\(sweep.trials.count) trials would run"
+    }
+    let store: SweepStore
+    do { store = try SweepStore(readOnlyPath: path) } catch let e as StoreError {
+      throw UsageError(e.description)
+    }
+    defer { try? store.close() }
+    let definition = try chooseDefinition(store: store, sweep: sweep)
+    var states: [String: TrialState] = [:]
+    for row in try store.rows(sweepID: nil) { states[row.id.hex] = row.state }
+    var finished = 0
+    var failed = 0
+    var retried = 0
+    var pending = 0
+    var new = 0
+    for t in sweep.trials {
+      switch states[t.id.hex] {
+      case nil: new += 1
+      case .pending?, .running?: pending += 1
+      case .failed?:
+        if rerun == .failed || rerun == .all { retried += 1 } else { failed += 1 }
+      case .done?, .diverged?:
+        let again =
+          rerun == .all || (rerun == .diverged && states[t.id.hex] == .diverged)
+        if again { retried += 1 } else { finished += 1 }
+      }
+    }
+    var out = "dry run against \(path) (nothing is changed):\n"
+    out +=
+      "  definition: "
+      + (definition.note ?? "\(definition.name), the one stored under that name")
+    out += "\n  \(sweep.trials.count) trials: \(finished) have results (skipped)"
+    if failed > 0 { out += ", \(failed) failed (skipped; --rerun failed retries them)" }
+    out += "; \(new + pending + retried) would run (\(new) new, \(pending) pending"
+    out += retried > 0 ? ", \(retried) again)" : ")"
+    return out
   }
 }

@@ -199,3 +199,44 @@ import Testing
           + "\(6 - done.count) to run"), "\(again.stdout)")
   }
 }
+
+extension SweepChecksTests {
+  @Test func planResultsIsADryRunAndSweepsListShowsEveryDefinition() throws {
+    let dir = try Binary.temporaryDirectory("dry-run")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try CommandLineTests.writeTinySweep(dir)
+    let fresh = try Binary.run(["plan", "tiny.yaml", "--results", "results"], in: dir)
+    #expect(fresh.stdout.contains("dry run: no results for tiny under results yet; all 4 trials"))
+    let run = try Binary.run(["run", "tiny.yaml", "--workers", "1", "--quiet"], in: dir)
+    #expect(run.status == 0, "\(run.stderr)")
+    let same = try Binary.run(["plan", "tiny.yaml", "--results", "results"], in: dir)
+    #expect(same.status == 0, "\(same.stderr)")
+    #expect(same.stdout.contains("definition: tiny, the one stored under that name"))
+    #expect(same.stdout.contains("4 trials: 4 have results (skipped); 0 would run"))
+
+    // One more seed: a new definition; 2 of its 6 trials are new.
+    let text = try String(contentsOf: dir.appendingPathComponent("tiny.yaml"), encoding: .utf8)
+    try text.replacingOccurrences(of: "seeds: 2", with: "seeds: 3").write(
+      to: dir.appendingPathComponent("tiny.yaml"), atomically: true, encoding: .utf8)
+    let grown = try Binary.run(["plan", "tiny.yaml", "--results", "results"], in: dir)
+    #expect(grown.stdout.contains("is recorded as tiny@2"), "\(grown.stdout)")
+    #expect(
+      grown.stdout.contains("6 trials: 4 have results (skipped); 2 would run (2 new, 0 pending)"),
+      "\(grown.stdout)")
+    let before = try Binary.run(["sweeps", "list"], in: dir)
+    #expect(
+      before.stdout.split(separator: "\n").count == 2, "plan changed nothing: \(before.stdout)")
+
+    let again = try Binary.run(["run", "tiny.yaml", "--workers", "1", "--quiet"], in: dir)
+    #expect(again.stdout.contains("this run: 2 committed"), "\(again.stdout)")
+    let list = try Binary.run(["sweeps", "list"], in: dir)
+    #expect(list.status == 0, "\(list.stderr)")
+    let lines = list.stdout.split(separator: "\n").map {
+      $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+    }
+    #expect(lines.count == 3, "\(list.stdout)")
+    // sweep id current definition trials done …
+    #expect(lines[1].prefix(3) == ["tiny", "1", "no"] && lines[1][4] == "4", "\(list.stdout)")
+    #expect(lines[2].prefix(3) == ["tiny@2", "2", "yes"] && lines[2][4] == "6", "\(list.stdout)")
+  }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import SweepStore
+
+/// `tailsweep sweeps list [RESULTS]`: the sweeps under a results folder.
+struct Sweeps: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "The sweeps stored under a results folder.", subcommands: [ListSweeps.self])
+}
+
+struct ListSweeps: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "list",
+    abstract: "Every sweep and definition under a results folder, with counts by state.",
+    discussion: "Opens the stores read-only: safe while a sweep is running.")
+
+  @Argument(
+    help: ArgumentHelp(
+      "The folder given to run --results, a sweep's folder, or its sweep.sqlite.",
+      discussion: "Default: ./results."))
+  var results: String = "results"
+
+  @Flag(help: "Print one JSON object per definition, one per line.")
+  var json = false
+
+  /// Every store the argument names: itself, or the sweep folders directly under it.
+  func stores() throws -> [String] {
+    let fm = FileManager.default
+    var isDirectory: ObjCBool = false
+    guard fm.fileExists(atPath: results, isDirectory: &isDirectory) else {
+      throw UsageError("no such results folder or store: \(results)")
+    }
+    guard isDirectory.boolValue else { return [results] }
+    let base = URL(fileURLWithPath: results)
+    let own = base.appendingPathComponent("sweep.sqlite").path
+    if fm.fileExists(atPath: own) { return [own] }
+    return ((try? fm.contentsOfDirectory(atPath: results)) ?? []).sorted().map {
+      base.appendingPathComponent($0).appendingPathComponent("sweep.sqlite").path
+    }.filter { fm.fileExists(atPath: $0) }
+  }
+
+  func run() throws {
+    let paths = try stores()
+    if paths.isEmpty && !json { print("no sweeps under \(results)") }
+    var rows: [[String]] = []
+    for path in paths {
+      let store = try SweepStore(readOnlyPath: path)
+      defer { try? store.close() }
+      for info in try store.sweeps() {
+        let s = try store.status(sweepID: info.id)
+        let when = info.lastRunAt.map { ISO8601DateFormatter().string(from: $0) } ?? "-"
+        if json {
+          var object: [String: Any] = [
+            "store": path, "id": info.id, "name": info.name, "family": info.family,
+            "version": info.version, "current": info.isCurrent, "trials": info.trialCount,
+            "runs": info.runs, "lastRunAt": when, "path": info.path,
+            "counts": Dictionary(
+              uniqueKeysWithValues: TrialState.allCases.map { ($0.rawValue, s.count($0)) }),
+          ]
+          if let h = info.definitionHash { object["definitionHash"] = h }
+          let data = try JSONSerialization.data(
+            withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+          print(String(decoding: data, as: UTF8.self))
+          continue
+        }
+        rows.append([
+          info.name, "\(info.id)", info.isCurrent ? "yes" : "no", info.definitionHash ?? "-",
+          "\(info.trialCount)", "\(s.count(.done))", "\(s.count(.diverged))",
+          "\(s.count(.failed))", "\(s.count(.pending) + s.count(.running))", when,
+          URL(fileURLWithPath: path).deletingLastPathComponent().path,
+        ])
+      }
+    }
+    guard !json, !rows.isEmpty else { return }
+    let header = [
+      "sweep", "id", "current", "definition", "trials", "done", "diverged", "failed", "pending",
+      "last run", "folder",
+    ]
+    let all = [header] + rows
+    let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
+    for cells in all {
+      let line = cells.enumerated().map { i, c in
+        c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+      }.joined(separator: "  ")
+      print(line.trimmingCharacters(in: .whitespaces))
+    }
+  }
+}
