@@ -68,14 +68,17 @@ extension SweepReport {
       ])
   }
 
-  /// The summary as machine-readable columns: counts, then n, mean, std, ci_low, ci_high of
-  /// every measurement, as fractions (not percent).
+  /// The summary as machine-readable columns, named like the keys of sweep files (camelCase):
+  /// counts, then `<measure>N`, `Mean`, `Std`, `CiLow`, `CiHigh` of every measurement, as
+  /// fractions (not percent).
   public static func summaryCSVTable(_ agg: Aggregation) -> Table {
     var columns = agg.keys.map { Table.Column($0, key: true) }
-    columns += ["n_ok", "n_diverged", "n_failed", "n_pending"].map { Table.Column($0) }
+    columns += ["okCount", "divergedCount", "failedCount", "pendingCount"].map {
+      Table.Column($0)
+    }
     for m in summaryMeasures {
-      for s in ["n", "mean", "std", "ci_low", "ci_high"] {
-        columns.append(Table.Column("\(m.rawValue)_\(s)"))
+      for s in ["N", "Mean", "Std", "CiLow", "CiHigh"] {
+        columns.append(Table.Column("\(m.rawValue)\(s)"))
       }
     }
     let rows = agg.groups.map { g -> [String] in
@@ -168,8 +171,8 @@ extension SweepReport {
   public static func pairedCSVTable(_ p: PairedComparison) -> Table {
     var columns = p.pointKeys.map { Table.Column($0, key: true) }
     columns += [
-      "noisy", "plain", "measure", "pairs", "noisy_mean", "plain_mean", "diff_mean", "diff_std",
-      "diff_ci_low", "diff_ci_high", "noisy_diverged", "plain_diverged",
+      "noisy", "plain", "measure", "pairs", "noisyMean", "plainMean", "diffMean", "diffStd",
+      "diffCiLow", "diffCiHigh", "noisyDiverged", "plainDiverged",
     ].map { Table.Column($0) }
     let rows = p.rows.map { r -> [String] in
       r.point.map(\.description) + [

@@ -332,7 +332,9 @@ public func finishRun(
   defer { if let hint = failureHint(rows, folder: folder) { print(hint) } }
   if summary.interrupted { return }
   do {
-    try Data(try TrialExport.render(rows, format: .csv).utf8).write(
+    let context = TrialExport.Context(
+      sweep: sweep.name, times: try store.trialTimes(sweepID: sweepID))
+    try Data(try TrialExport.render(rows, format: .csv, context: context).utf8).write(
       to: folder.appendingPathComponent("trials.csv"), options: .atomic)
     let report = try SweepReport.write(
       rows: rows, to: folder, title: "TailSweep report: \(sweep.name)")

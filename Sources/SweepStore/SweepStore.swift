@@ -689,6 +689,31 @@ public final class SweepStore: Sendable {
     }
   }
 
+  /// When each trial of sweep `sweepID` (nil: every trial) first started and was committed.
+  public func trialTimes(sweepID: Int64?) throws -> [TrialID: TrialTimes] {
+    try read { db in
+      let filter =
+        sweepID == nil ? "" : "WHERE t.id IN (SELECT trial_id FROM sweep_trials WHERE sweep_id = ?)"
+      let rows = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT t.id,
+            (SELECT MIN(a.started_at) FROM attempts a WHERE a.trial_id = t.id),
+            (SELECT r.committed_at FROM results r
+              WHERE r.trial_id = t.id AND r.superseded_at IS NULL)
+          FROM trials t \(filter)
+          """, arguments: sweepID.map { [$0] } ?? [])
+      var out: [TrialID: TrialTimes] = [:]
+      for row in rows {
+        let id = try self.trialID(row.decode(String.self, atIndex: 0))
+        out[id] = TrialTimes(
+          firstStarted: try row.decode(Date?.self, atIndex: 1),
+          committed: try row.decode(Date?.self, atIndex: 2))
+      }
+      return out
+    }
+  }
+
   /// Checks the file and the store's invariants; returns the problems found (empty: sound).
   /// Checked: SQLite's integrity and foreign keys; a current result exists exactly for trials
   /// `done` or `diverged`, and agrees with the state; every result decodes and has its

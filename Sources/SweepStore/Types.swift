@@ -140,3 +140,16 @@ public struct StoreStatus: Hashable, Sendable {
   /// All trials counted.
   public var total: Int { counts.values.reduce(0, +) }
 }
+
+/// When a trial ran: its first attempt's start and its current result's commit.
+public struct TrialTimes: Hashable, Sendable {
+  /// When its first attempt started (nil: never leased).
+  public var firstStarted: Date?
+  /// When its current result was committed (nil: no result).
+  public var committed: Date?
+  /// Creates times.
+  public init(firstStarted: Date?, committed: Date?) {
+    self.firstStarted = firstStarted
+    self.committed = committed
+  }
+}

@@ -300,7 +300,12 @@ struct Export: ParsableCommand {
 
   @OptionGroup var filter: WhereOption
 
-  @Option(help: "csv, jsonl or markdown.")
+  @Option(
+    help: ArgumentHelp(
+      "csv, jsonl or markdown.",
+      discussion:
+        "Keys as in sweep files; accuracies, losses and the pruning ratio are fractions, wall "
+        + "time in seconds, times in UTC."))
   var format: String = "csv"
 
   @Option(help: "Write to this file instead of standard output.")
@@ -324,7 +329,11 @@ struct Export: ParsableCommand {
     let (store, chosen) = try ResultsLocation.open(location.results, sweep: location.sweep)
     defer { try? store.close() }
     let rows = try filter.apply(ResultsLocation.rows(store, sweeps: chosen))
-    let text = try TrialExport.render(rows, format: format)
+    let names = try store.sweeps().filter { chosen.contains($0.id) }.map(\.name)
+    var times: [TrialID: TrialTimes] = [:]
+    for id in chosen { times.merge(try store.trialTimes(sweepID: id)) { a, _ in a } }
+    let context = TrialExport.Context(sweep: names.joined(separator: "+"), times: times)
+    let text = try TrialExport.render(rows, format: format, context: context)
     if let target = out ?? output {
       do {
         try text.write(toFile: target, atomically: true, encoding: .utf8)

@@ -196,7 +196,8 @@ import Testing
     #expect(csv.status == 0, "\(csv.stderr)")
     let lines = csv.stdout.split(separator: "\n").map(String.init)
     #expect(lines.count == 6)
-    #expect(lines[0].hasPrefix("trial,state,attempts,dataset,dataset_options,width,depth,eta,"))
+    #expect(
+      lines[0].hasPrefix("trial,sweep,state,attempts,dataset,datasetOptions,width,depth,eta,"))
     let header = lines[0].split(separator: ",").map(String.init)
     let first = lines[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
     #expect(first.count == header.count)
@@ -206,11 +207,13 @@ import Testing
     }
     #expect(cell("trial") == trials[0].id.hex)
     #expect(cell("state") == "done")
-    #expect(cell("dataset") == "mnist" && cell("dataset_options") == "trainLimit=1000")
+    #expect(cell("sweep") == "cli-grid")
+    #expect(cell("dataset") == "mnist" && cell("datasetOptions") == "trainLimit=1000")
     #expect(cell("width") == "32" && cell("alpha") == "1.5")
-    #expect(cell("pruning_ratio") == "0.375")
-    #expect(cell("test_accuracy") == "0.93" && cell("pruned_test_accuracy") == "0.91")
-    #expect(cell("stop_reason") == "reached_target" && cell("iterations") == "500")
+    #expect(cell("pruningRatio") == "0.375")
+    #expect(cell("testAccuracy") == "0.93" && cell("prunedTestAccuracy") == "0.91")
+    #expect(cell("stopReason") == "reached_target" && cell("iterations") == "500")
+    #expect(cell("startedAt").hasSuffix("Z") && cell("committedAt").hasSuffix("Z"))
     #expect(lines[2].contains(",diverged,") && lines[3].hasSuffix(",out of memory"))
 
     let jsonl = try Binary.run(["export", db, "--format", "jsonl"], in: dir)
@@ -224,6 +227,8 @@ import Testing
         "done", "diverged", "failed", "running", "pending",
       ])
     #expect(objects[0]["result"] is [String: Any] && objects[4]["result"] is NSNull)
+    #expect(objects[0]["sweep"] as? String == "cli-grid" && objects[0]["committedAt"] is String)
+    #expect(objects[4]["committedAt"] is NSNull && objects[0]["tailIndexNormsHill"] != nil)
 
     let out = dir.appendingPathComponent("table.md").path
     let md = try Binary.run(["export", "--format", "markdown", "--output", out], in: dir)
@@ -231,7 +236,9 @@ import Testing
     #expect(md.stdout.isEmpty)
     let table = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
     #expect(table.count == 7)
-    #expect(table[0].hasPrefix("| trial | state | attempts | dataset |"))
+    #expect(table[0].hasPrefix("| trial | sweep | state | attempts | dataset |"))
+    #expect(!table[0].contains("datasetHash"))
+    #expect(table[2].hasPrefix("| \(trials[0].id.short) | cli-grid | done |"), "\(table[2])")
     #expect(table[1].hasPrefix("| --- | --- |"))
   }
 

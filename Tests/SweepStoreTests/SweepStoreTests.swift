@@ -442,11 +442,15 @@ private final class PollCounts: @unchecked Sendable {
     #expect(
       lines[1].hasPrefix(
         rows[0].id.hex
-          + ",done,1,synthetic,classes=2;dataSeed=0;inputs=20;teacherWidth=10;testSize=50;trainSize=100,64,"
+          + ",,done,1,synthetic,classes=2;dataSeed=0;inputs=20;teacherWidth=10;testSize=50;trainSize=100,64,"
       ))
     #expect(lines[1].contains(",reached_target,400,,1.5,"))
     #expect(csv.contains("\"bad, \"\"quoted\"\"\nsecond line\""))
-    #expect(lines[2].hasPrefix(rows[1].id.hex + ",pending,0,"))
+    #expect(lines[2].hasPrefix(rows[1].id.hex + ",,pending,0,"))
+    // With the store's context: the sweep's name and when the trial ran.
+    let withContext = try TrialExport.render(
+      rows, format: .csv, context: TrialExport.Context(sweep: "g", times: [:]))
+    #expect(withContext.split(separator: "\n")[1].hasPrefix(rows[0].id.hex + ",g,done,1,"))
   }
 
   @Test func jsonlRoundTripsEachRow() throws {
@@ -470,7 +474,8 @@ private final class PollCounts: @unchecked Sendable {
     let md = try TrialExport.render(rows, format: .markdown)
     let lines = md.split(separator: "\n")
     #expect(lines.count == 5)
-    #expect(lines[0].hasPrefix("| trial | state | attempts |"))
+    #expect(lines[0].hasPrefix("| trial | sweep | state | attempts |"))
+    #expect(lines[2].hasPrefix("| \(rows[0].id.short) |"))
     #expect(lines[1].hasPrefix("| --- |"))
     #expect(lines.allSatisfy { $0.hasPrefix("|") && $0.hasSuffix("|") })
     #expect(lines[4].contains("bad, \"quoted\" second line"))
