@@ -165,6 +165,16 @@ import Testing
       try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
     let shown = try #require(object["sweeps"] as? [[String: Any]])
     #expect(shown.map { $0["name"] as? String } == ["tiny"])
+
+    // Another file in another folder takes the name with another definition.
+    let other = dir.appendingPathComponent("other")
+    try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+    try CommandLineTests.writeTinySweep(other, eta: 0.3)
+    let fourth = try Binary.run(["run", "other/tiny.yaml", "--workers", "1", "--quiet"], in: dir)
+    #expect(fourth.status == 0, "\(fourth.stderr)")
+    #expect(fourth.stdout.contains("hash "), "\(fourth.stdout)")
+    #expect(fourth.stdout.contains(", from tiny.yaml); this one"), "\(fourth.stdout)")
+    #expect(fourth.stdout.contains("is recorded as tiny@3"), "\(fourth.stdout)")
   }
 
   @Test(.timeLimit(.minutes(2)))
