@@ -655,6 +655,31 @@ public final class SweepStore: Sendable {
     }
   }
 
+  /// The leases open now (attempts started and not ended), of the trials of sweep `sweepID`
+  /// (nil: every sweep), oldest first: what is running, where, since when.
+  public func openAttempts(sweepID: Int64?) throws -> [AttemptRecord] {
+    try read { db in
+      let filter =
+        sweepID == nil
+        ? "" : "AND trial_id IN (SELECT trial_id FROM sweep_trials WHERE sweep_id = ?)"
+      return try Row.fetchAll(
+        db,
+        sql: """
+          SELECT trial_id, attempt, worker, host, started_at FROM attempts
+          WHERE leased = 1 AND ended_at IS NULL \(filter) ORDER BY id
+          """, arguments: sweepID.map { [$0] } ?? []
+      ).map { row in
+        AttemptRecord(
+          trial: try self.trialID(row.decode(String.self, atIndex: 0)),
+          attempt: try row.decode(Int.self, atIndex: 1),
+          worker: try row.decode(String.self, atIndex: 2),
+          host: try row.decode(String.self, atIndex: 3), leased: true,
+          startedAt: try row.decode(Date?.self, atIndex: 4), endedAt: nil, outcome: nil,
+          error: nil)
+      }
+    }
+  }
+
   /// One row per trial (of one sweep in sweep-file order, or nil: every trial in the store in
   /// the order trials were first added),
   /// with its current result decoded from the stored JSON.

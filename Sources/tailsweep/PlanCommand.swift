@@ -84,13 +84,29 @@ struct Plan: ParsableCommand {
     defer { try? store.close() }
     let definition = try chooseDefinition(store: store, sweep: sweep)
     var states: [String: TrialState] = [:]
-    for row in try store.rows(sweepID: nil) { states[row.id.hex] = row.state }
+    var wall: [String: Double] = [:]
+    for row in try store.rows(sweepID: nil) {
+      states[row.id.hex] = row.state
+      if let w = row.result?.training.wallSeconds, w > 0 { wall[row.id.hex] = w }
+    }
+    // Measured cost: seconds per unit of relative cost over the finished trials of the sweep.
+    var measuredSeconds = 0.0
+    var measuredCost = 0.0
+    var measured = 0
+    var remainingCost = 0.0
     var finished = 0
     var failed = 0
     var retried = 0
     var pending = 0
     var new = 0
     for t in sweep.trials {
+      if let w = wall[t.id.hex] {
+        measuredSeconds += w
+        measuredCost += t.relativeCost
+        measured += 1
+      }
+      let before = finished + failed
+      defer { if finished + failed == before { remainingCost += t.relativeCost } }
       switch states[t.id.hex] {
       case nil: new += 1
       case .pending?, .running?: pending += 1
@@ -110,6 +126,20 @@ struct Plan: ParsableCommand {
     if failed > 0 { out += ", \(failed) failed (skipped; --rerun failed retries them)" }
     out += "; \(new + pending + retried) would run (\(new) new, \(pending) pending"
     out += retried > 0 ? ", \(retried) again)" : ")"
+    if measured > 0, measuredCost > 0, remainingCost > 0 {
+      let seconds = remainingCost * measuredSeconds / measuredCost
+      out +=
+        "\n  estimate: about \(Self.duration(seconds)) of trial time for what would run "
+        + "(\(String(format: "%.3g", measuredSeconds / measuredCost)) s per unit of relative "
+        + "cost, measured over \(measured) finished trial\(measured == 1 ? "" : "s")); divide by "
+        + "the number of workers"
+    }
     return out
+  }
+
+  static func duration(_ seconds: Double) -> String {
+    let s = max(1, Int(seconds.rounded()))
+    return s >= 3600
+      ? "\(s / 3600) h \((s % 3600) / 60) min" : s >= 60 ? "\(s / 60) min \(s % 60) s" : "\(s) s"
   }
 }

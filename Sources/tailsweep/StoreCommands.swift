@@ -145,6 +145,11 @@ private func timeText(_ date: Date?) -> String {
   return f.string(from: date)
 }
 
+private func durationText(_ seconds: Double) -> String {
+  let s = max(0, Int(seconds.rounded()))
+  return s >= 3600 ? "\(s / 3600)h\((s % 3600) / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
+}
+
 private func countsText(_ s: StoreStatus) -> String {
   TrialState.allCases.map { "\($0.rawValue) \(s.count($0))" }.joined(separator: ", ")
 }
@@ -188,10 +193,12 @@ struct Status: ParsableCommand {
     let sweeps = all.filter { chosen.contains($0.id) }
     let others = all.filter { !chosen.contains($0.id) }
     let status = try store.status(sweepID: chosen.count == 1 ? chosen[0] : nil)
+    let running = try store.openAttempts(sweepID: chosen.count == 1 ? chosen[0] : nil)
     let problems = check ? try store.verify() : []
     if json {
       try writeJSON(
-        store: store, sweeps: sweeps, others: others, status: status, problems: problems)
+        store: store, sweeps: sweeps, others: others, status: status, running: running,
+        problems: problems)
       if !problems.isEmpty { throw ExitCode(1) }
       return
     }
@@ -215,6 +222,15 @@ struct Status: ParsableCommand {
           separator: ", ") + "\n"
     }
     out += "trials: \(status.total) total: \(countsText(status))\n"
+    if !running.isEmpty {
+      out += "running now: \(running.count)\n"
+      let now = Date()
+      for a in running.prefix(20) {
+        let since = a.startedAt.map { " for \(durationText(now.timeIntervalSince($0)))" } ?? ""
+        out += "  trial \(a.trial.short) attempt \(a.attempt) on \(a.worker)\(since)\n"
+      }
+      if running.count > 20 { out += "  … and \(running.count - 20) more\n" }
+    }
     if status.workers.isEmpty {
       out += "workers: none yet\n"
     } else {
@@ -249,7 +265,7 @@ struct Status: ParsableCommand {
 
   private func writeJSON(
     store: SweepStore, sweeps: [SweepInfo], others: [SweepInfo], status: StoreStatus,
-    problems: [String]
+    running: [AttemptRecord], problems: [String]
   ) throws {
     func counts(_ s: StoreStatus) -> [String: Int] {
       Dictionary(uniqueKeysWithValues: TrialState.allCases.map { ($0.rawValue, s.count($0)) })
@@ -284,6 +300,16 @@ struct Status: ParsableCommand {
         return d
       },
     ]
+    object["running"] = running.map { a -> [String: Any] in
+      var d: [String: Any] = [
+        "trial": a.trial.hex, "attempt": a.attempt, "worker": a.worker, "host": a.host,
+      ]
+      if let t = a.startedAt {
+        d["startedAt"] = timeText(t)
+        d["elapsedSeconds"] = (Date().timeIntervalSince(t) * 10).rounded() / 10
+      }
+      return d
+    }
     if check { object["check"] = problems.isEmpty ? ["ok"] : problems }
     let data = try JSONSerialization.data(
       withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

@@ -172,7 +172,7 @@ import Testing
   }
 
   @Test func statusShowsCountsAndWorkers() throws {
-    let (dir, _, _) = try filledResults()
+    let (dir, _, trials) = try filledResults()
     // Default location: the only folder under ./results.
     let s = try Binary.run(["status"], in: dir)
     #expect(s.status == 0, "\(s.stderr)")
@@ -182,6 +182,11 @@ import Testing
     #expect(
       lines.contains("trials: 5 total: pending 1, running 1, done 1, diverged 1, failed 1"))
     #expect(lines.contains("workers: 2"))
+    // The open lease: which trial runs where, for how long.
+    #expect(lines.contains("running now: 1"), "\(s.stdout)")
+    #expect(
+      lines.contains { $0.hasPrefix("  trial \(trials[3].id.short) attempt 1 on alpha for ") },
+      "\(s.stdout)")
     let alpha = try #require(lines.first { $0.hasPrefix("  alpha") })
     let cells = alpha.split(separator: " ").map(String.init)
     // worker host attempts running committed duplicates failed last-seen

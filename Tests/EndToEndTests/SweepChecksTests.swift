@@ -233,6 +233,9 @@ extension SweepChecksTests {
     #expect(
       grown.stdout.contains("6 trials: 4 have results (skipped); 2 would run (2 new, 0 pending)"),
       "\(grown.stdout)")
+    // Measured on the 4 finished trials: seconds per unit of relative cost.
+    #expect(grown.stdout.contains("estimate: about "), "\(grown.stdout)")
+    #expect(grown.stdout.contains("measured over 4 finished trials"), "\(grown.stdout)")
     let before = try Binary.run(["sweeps", "list"], in: dir)
     #expect(
       before.stdout.split(separator: "\n").count == 2, "plan changed nothing: \(before.stdout)")
