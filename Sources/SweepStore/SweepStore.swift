@@ -331,6 +331,19 @@ public final class SweepStore: Sendable {
     }
   }
 
+  /// Trials that belong to no sweep any more (dropped from every definition before sweeps were
+  /// versioned): their results stay in the store, but no sweep reports them.
+  public func unlinkedTrialCount() throws -> Int {
+    try read { db in
+      try Int.fetchOne(
+        db,
+        sql: """
+          SELECT COUNT(*) FROM trials t
+          WHERE NOT EXISTS (SELECT 1 FROM sweep_trials l WHERE l.trial_id = t.id)
+          """) ?? 0
+    }
+  }
+
   /// The ids (hex) of the trials linked to a sweep.
   public func linkedTrialIDs(sweepID: Int64) throws -> [String] {
     try read { db in

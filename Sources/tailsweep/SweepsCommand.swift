@@ -43,9 +43,16 @@ struct ListSweeps: ParsableCommand {
     let paths = try stores()
     if paths.isEmpty && !json { print("no sweeps under \(results)") }
     var rows: [[String]] = []
+    var notes: [String] = []
     for path in paths {
       let store = try SweepStore(readOnlyPath: path)
       defer { try? store.close() }
+      let unlinked = try store.unlinkedTrialCount()
+      if unlinked > 0 {
+        notes.append(
+          "\(path): \(unlinked) trial\(unlinked == 1 ? "" : "s") in no sweep definition "
+            + "(kept in the store, in no report; export --sweep shows only linked trials)")
+      }
       for info in try store.sweeps() {
         let s = try store.status(sweepID: info.id)
         let when = info.lastRunAt.map { ISO8601DateFormatter().string(from: $0) } ?? "-"
@@ -71,6 +78,7 @@ struct ListSweeps: ParsableCommand {
         ])
       }
     }
+    defer { for n in notes where !json { print(n) } }
     guard !json, !rows.isEmpty else { return }
     let header = [
       "sweep", "id", "current", "definition", "trials", "done", "diverged", "failed", "pending",

@@ -522,6 +522,20 @@ private final class PollCounts: @unchecked Sendable {
     try store.close()
   }
 
+  /// Trials dropped from every definition (re-linking under one name, as before versioning)
+  /// are counted as unlinked.
+  @Test func unlinkedTrialsAreCounted() throws {
+    let store = try SweepStore(path: Fixtures.storePath())
+    defer { try? store.close() }
+    let t = Fixtures.trials(1...3)
+    _ = try store.beginSweep(
+      name: "grid", description: "", text: "", trials: t, provenance: Fixtures.provenance)
+    #expect(try store.unlinkedTrialCount() == 0)
+    _ = try store.beginSweep(
+      name: "grid", description: "", text: "", trials: [t[2]], provenance: Fixtures.provenance)
+    #expect(try store.unlinkedTrialCount() == 2)
+  }
+
   /// The current definition of a name is the one run last.
   @Test func theDefinitionRunLastIsCurrent() throws {
     let store = try SweepStore(path: Fixtures.storePath())
