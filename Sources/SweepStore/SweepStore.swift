@@ -344,6 +344,36 @@ public final class SweepStore: Sendable {
     }
   }
 
+  /// Deletes one sweep definition: its row, its runs and its links. Its trials stay (with
+  /// their results and attempts); those linked to no other sweep become unlinked
+  /// (`unlinkedTrialCount`, `pruneUnlinkedTrials`). Returns how many trials were linked to it.
+  @discardableResult
+  public func deleteSweep(id sweepID: Int64) throws -> Int {
+    try write { db in
+      try Self.requireSweep(db, sweepID)
+      try db.execute(sql: "DELETE FROM sweep_trials WHERE sweep_id = ?", arguments: [sweepID])
+      let links = db.changesCount
+      try db.execute(sql: "DELETE FROM sweep_runs WHERE sweep_id = ?", arguments: [sweepID])
+      try db.execute(sql: "DELETE FROM sweeps WHERE id = ?", arguments: [sweepID])
+      return links
+    }
+  }
+
+  /// Deletes the trials that belong to no sweep, with their results and attempts. Returns how
+  /// many trials were deleted.
+  @discardableResult
+  public func pruneUnlinkedTrials() throws -> Int {
+    try write { db in
+      let unlinked =
+        "SELECT id FROM trials t WHERE NOT EXISTS "
+        + "(SELECT 1 FROM sweep_trials l WHERE l.trial_id = t.id)"
+      try db.execute(sql: "DELETE FROM results WHERE trial_id IN (\(unlinked))")
+      try db.execute(sql: "DELETE FROM attempts WHERE trial_id IN (\(unlinked))")
+      try db.execute(sql: "DELETE FROM trials WHERE id IN (\(unlinked))")
+      return db.changesCount
+    }
+  }
+
   /// The ids (hex) of the trials linked to a sweep.
   public func linkedTrialIDs(sweepID: Int64) throws -> [String] {
     try read { db in

@@ -5,7 +5,8 @@ import SweepStore
 /// `tailsweep sweeps list [RESULTS]`: the sweeps under a results folder.
 struct Sweeps: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "The sweeps stored under a results folder.", subcommands: [ListSweeps.self])
+    abstract: "The sweeps stored under a results folder.",
+    subcommands: [ListSweeps.self, DeleteSweep.self, PruneTrials.self])
 }
 
 struct ListSweeps: ParsableCommand {
@@ -92,5 +93,87 @@ struct ListSweeps: ParsableCommand {
       }.joined(separator: "  ")
       print(line.trimmingCharacters(in: .whitespaces))
     }
+  }
+}
+
+/// Opens the store of `results` (resolved as by every read command) for writing: refused while
+/// a coordinator holds it.
+private func writableStore(_ results: String?, sweep: String?) throws -> SweepStore {
+  let path = try ResultsLocation.resolve(results, sweep: sweep)
+  do {
+    return try SweepStore(path: path)
+  } catch let e as StoreError {
+    if case .locked = e { throw UsageError(e.description) }
+    throw e
+  }
+}
+
+struct DeleteSweep: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "delete",
+    abstract: "Delete one sweep definition; its trials and their results stay in the store.",
+    discussion:
+      "Trials that no other definition contains are then in no sweep: `sweeps prune` deletes "
+      + "them. Without --yes, only says what would be deleted.")
+
+  @Argument(help: "The definition, by name (small, small@2) or id.")
+  var sweep: String
+
+  @Argument(help: "The folder given to run --results, a sweep's folder, or its sweep.sqlite.")
+  var results: String?
+
+  @Flag(help: "Delete (without it: a dry run).")
+  var yes = false
+
+  func run() throws {
+    let store = try writableStore(results, sweep: sweep)
+    defer { try? store.close() }
+    let all = try store.sweeps()
+    guard
+      let info = all.first(where: { $0.name == sweep }) ?? all.first(where: { "\($0.id)" == sweep })
+    else {
+      throw UsageError(
+        "no sweep '\(sweep)' in \(store.path); sweeps there (name or id): "
+          + (all.isEmpty ? "none" : all.map { "\($0.name) (\($0.id))" }.joined(separator: ", ")))
+    }
+    guard yes else {
+      print(
+        "would delete sweep \(info.name) (id \(info.id), \(info.trialCount) trials linked, "
+          + "\(info.runs) runs) from \(store.path); pass --yes to delete it")
+      return
+    }
+    try store.deleteSweep(id: info.id)
+    let unlinked = try store.unlinkedTrialCount()
+    print(
+      "deleted sweep \(info.name) (id \(info.id)); \(unlinked) trial\(unlinked == 1 ? "" : "s") "
+        + "of the store \(unlinked == 1 ? "is" : "are") now in no sweep (sweeps prune deletes them)"
+    )
+  }
+}
+
+struct PruneTrials: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "prune",
+    abstract: "Delete the trials that belong to no sweep definition, with their results.",
+    discussion: "Without --yes, only says how many there are.")
+
+  @Argument(help: "The folder given to run --results, a sweep's folder, or its sweep.sqlite.")
+  var results: String?
+
+  @Flag(help: "Delete (without it: a dry run).")
+  var yes = false
+
+  func run() throws {
+    let store = try writableStore(results, sweep: nil)
+    defer { try? store.close() }
+    let unlinked = try store.unlinkedTrialCount()
+    guard yes else {
+      print(
+        "\(unlinked) trial\(unlinked == 1 ? "" : "s") in no sweep definition in \(store.path)"
+          + (unlinked > 0 ? "; pass --yes to delete them with their results" : ""))
+      return
+    }
+    let deleted = try store.pruneUnlinkedTrials()
+    print("deleted \(deleted) trial\(deleted == 1 ? "" : "s") in no sweep from \(store.path)")
   }
 }

@@ -253,3 +253,38 @@ extension SweepChecksTests {
     #expect(lines[2].prefix(3) == ["tiny@2", "2", "yes"] && lines[2][4] == "6", "\(list.stdout)")
   }
 }
+
+extension SweepChecksTests {
+  @Test func aDeletedDefinitionLeavesItsTrialsUntilPruned() throws {
+    let dir = try Binary.temporaryDirectory("delete-prune")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for eta in [0.1, 0.2] {
+      try CommandLineTests.writeTinySweep(dir, eta: eta)
+      let r = try Binary.run(["run", "tiny.yaml", "--workers", "1", "--quiet"], in: dir)
+      #expect(r.status == 0, "\(r.stderr)")
+    }
+    let dry = try Binary.run(["sweeps", "delete", "tiny"], in: dir)
+    #expect(dry.status == 0, "\(dry.stderr)")
+    #expect(dry.stdout.contains("would delete sweep tiny (id 1, 4 trials linked"), "\(dry.stdout)")
+    #expect(try Binary.run(["sweeps", "list"], in: dir).stdout.contains("tiny    1"))
+
+    let delete = try Binary.run(["sweeps", "delete", "tiny", "--yes"], in: dir)
+    #expect(
+      delete.stdout.contains("deleted sweep tiny (id 1); 4 trials of the store are now in no"))
+    let list = try Binary.run(["sweeps", "list"], in: dir)
+    #expect(!list.stdout.contains("tiny    1") && list.stdout.contains("tiny@2"), "\(list.stdout)")
+    #expect(list.stdout.contains("4 trials in no sweep definition"), "\(list.stdout)")
+
+    let count = try Binary.run(["sweeps", "prune"], in: dir)
+    #expect(count.stdout.contains("4 trials in no sweep definition"), "\(count.stdout)")
+    let prune = try Binary.run(["sweeps", "prune", "--yes"], in: dir)
+    #expect(prune.stdout.contains("deleted 4 trials in no sweep"), "\(prune.stdout)")
+    let check = try Binary.run(["status", "--check"], in: dir)
+    #expect(check.status == 0 && check.stdout.contains("check: ok"), "\(check.stdout)")
+    #expect(check.stdout.contains("trials: 4 total"), "\(check.stdout)")
+    let store = try SweepStore(
+      readOnlyPath: dir.appendingPathComponent("results/tiny/sweep.sqlite").path)
+    defer { try? store.close() }
+    #expect(try store.rows(sweepID: nil).count == 4)
+  }
+}
