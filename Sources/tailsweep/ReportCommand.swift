@@ -24,6 +24,14 @@ struct Report: ParsableCommand {
 
   @OptionGroup var filter: WhereOption
 
+  @Option(
+    help: ArgumentHelp(
+      "Another results folder (or store) whose trials join this report; repeatable.",
+      discussion:
+        "Its current definitions are read; the same trial in both counts once. Group by the key "
+        + "that tells the folders apart (it is in the default grouping when it varies)."))
+  var compare: [String] = []
+
   @Option(help: "Terminal output: table, markdown, csv or json.")
   var format: String = "table"
 
@@ -65,6 +73,14 @@ struct Report: ParsableCommand {
       throw e
     }
     try? store.close()
+    var seen = Set(rows.map(\.id))
+    for other in compare {
+      let (more, ids) = try ResultsLocation.open(other, sweep: nil)
+      for r in try ResultsLocation.rows(more, sweeps: ids) where seen.insert(r.id).inserted {
+        rows.append(r)
+      }
+      try? more.close()
+    }
     rows = try filter.apply(rows)
 
     do {
@@ -83,7 +99,9 @@ struct Report: ParsableCommand {
       FileHandle.standardOutput.write(Data(text.utf8))
       if !noFiles {
         let target = out.map { URL(fileURLWithPath: $0) } ?? folder
-        let title = "TailSweep report: \(folder.lastPathComponent)"
+        let names =
+          [folder.lastPathComponent] + compare.map { URL(fileURLWithPath: $0).lastPathComponent }
+        let title = "TailSweep report: \(names.joined(separator: " + "))"
         let summary = try SweepReport.write(rows: rows, to: target, by: keys, title: title)
         let line = "wrote \(summary.files.count) files to \(target.path) (open index.html)\n"
         FileHandle.standardError.write(Data(line.utf8))

@@ -39,7 +39,8 @@ enum ResultsLocation {
       ).path
     }
     if let sweep, !sweep.isEmpty, Int64(sweep) == nil {
-      let family = String(sweep.split(separator: "@", maxSplits: 1).first ?? "")
+      let first = sweep.split(separator: ",").first.map(String.init) ?? sweep
+      let family = String(first.split(separator: "@", maxSplits: 1).first ?? "")
       if stores.contains(family) { return path(family) }
     }
     if stores.count == 1 { return path(stores[0]) }
@@ -67,14 +68,19 @@ enum ResultsLocation {
     }
     let all = try store.sweeps()
     guard let sweep else { return (store, all.filter(\.isCurrent).map(\.id)) }
-    if let info = all.first(where: { $0.name == sweep })
-      ?? all.first(where: { "\($0.id)" == sweep })
-    {
-      return (store, [info.id])
+    // Several, comma-separated, are taken together (to compare definitions in one report).
+    var ids: [Int64] = []
+    for one in sweep.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+      guard
+        let info = all.first(where: { $0.name == one }) ?? all.first(where: { "\($0.id)" == one })
+      else {
+        throw UsageError(
+          "no sweep '\(one)' in \(store.path); sweeps there (name or id): "
+            + (all.isEmpty ? "none" : all.map { "\($0.name) (\($0.id))" }.joined(separator: ", ")))
+      }
+      if !ids.contains(info.id) { ids.append(info.id) }
     }
-    throw UsageError(
-      "no sweep '\(sweep)' in \(store.path); sweeps there (name or id): "
-        + (all.isEmpty ? "none" : all.map { "\($0.name) (\($0.id))" }.joined(separator: ", ")))
+    return (store, ids)
   }
 
   /// The rows of the chosen sweeps, each trial once.
@@ -169,7 +175,9 @@ struct ResultsArguments: ParsableArguments {
   @Option(
     help: ArgumentHelp(
       "The sweep, by name (small, or small@2 for a later definition) or by id.",
-      discussion: "Default: the current definition of the sweep, the one run last."))
+      discussion:
+        "Default: the current definition of the sweep, the one run last. Several, "
+        + "comma-separated (small,small@2), are taken together."))
   var sweep: String?
 }
 

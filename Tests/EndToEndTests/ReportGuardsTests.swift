@@ -40,4 +40,32 @@ import Testing
     let bad = try Binary.run(["export", "--where", "lr=0.1"], in: dir)
     #expect(bad.status == 2 && bad.stderr.contains("unknown key 'lr'"), "\(bad.stderr)")
   }
+
+  @Test func twoDefinitionsOrTwoFoldersInOneReport() throws {
+    let dir = try Binary.temporaryDirectory("report-compare")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for (eta, results) in [(0.1, "a"), (0.2, "b"), (0.2, "a")] {
+      try CommandLineTests.writeTinySweep(dir, eta: eta)
+      let r = try Binary.run(
+        ["run", "tiny.yaml", "--workers", "1", "--quiet", "--results", results], in: dir)
+      #expect(r.status == 0, "\(r.stderr)")
+    }
+    // Two definitions of one store: tiny (η 0.1) and tiny@2 (η 0.2).
+    let both = try Binary.run(["report", "a", "--sweep", "tiny,tiny@2", "--no-files"], in: dir)
+    #expect(both.status == 0, "\(both.stderr)")
+    #expect(both.stdout.contains("Measurements over seeds (8 trials)"), "\(both.stdout)")
+    #expect(both.stdout.contains("  η  "), "η tells them apart: \(both.stdout)")
+    // Two folders: a (current: η 0.2) and b (η 0.2): the same trials count once.
+    let same = try Binary.run(["report", "b", "--compare", "a", "--no-files"], in: dir)
+    #expect(same.stdout.contains("Measurements over seeds (4 trials)"), "\(same.stdout)")
+    let older = try Binary.run(
+      ["report", "b", "--compare", "a/tiny/sweep.sqlite", "--where", "eta=0.2", "--no-files"],
+      in: dir)
+    #expect(older.status == 0, "\(older.stderr)")
+    let files = try Binary.run(["report", "b", "--compare", "a"], in: dir)
+    #expect(files.status == 0, "\(files.stderr)")
+    let md = try String(
+      contentsOf: dir.appendingPathComponent("b/tiny/report.md"), encoding: .utf8)
+    #expect(md.hasPrefix("# TailSweep report: tiny + a"), "\(md.prefix(80))")
+  }
 }
