@@ -171,6 +171,8 @@ public struct Scheduler: Sendable {
   struct Sent: Hashable, Sendable {
     var seq: Int
     var at: Double
+    /// The latest progress report of the lease.
+    var progress: ProgressBody?
   }
 
   struct Worker: Hashable, Sendable {
@@ -315,9 +317,10 @@ public struct Scheduler: Sendable {
       }
       touch(w, now)
       if let state { reconcile(w, state, fresh: false, now: now, into: &out) }
-    case .progress(let w, _):
+    case .progress(let w, let body):
       if workers[w] != nil {
         touch(w, now)
+        if isCurrent(body.lease, of: w) { workers[w]?.leases[body.lease]?.progress = body }
       } else {
         out.append(.reject(w, unknownWorkerReject))
       }
@@ -443,6 +446,25 @@ public struct Scheduler: Sendable {
   }
 
   /// Removes `l` from `w`'s leases (the worker's slot comes back with its next report).
+  /// The running lease furthest along (by share of its iteration cap) among those that
+  /// reported progress, with when it was sent (scheduler clock); nil when none reported yet.
+  public var leadingProgress: (progress: ProgressBody, since: Double)? {
+    var best: (progress: ProgressBody, since: Double)?
+    for worker in workers.values {
+      for sent in worker.leases.values {
+        guard let p = sent.progress else { continue }
+        let share = Double(p.iteration) / Double(max(1, p.maxIterations))
+        if let b = best,
+          Double(b.progress.iteration) / Double(max(1, b.progress.maxIterations)) >= share
+        {
+          continue
+        }
+        best = (p, sent.at)
+      }
+    }
+    return best
+  }
+
   mutating func release(_ l: Lease, from w: WorkerID) {
     workers[w]?.leases[l] = nil
   }

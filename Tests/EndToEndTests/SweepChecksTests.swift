@@ -288,3 +288,32 @@ extension SweepChecksTests {
     #expect(try store.rows(sweepID: nil).count == 4)
   }
 }
+
+extension SweepChecksTests {
+  /// A trial that runs for a while: before the first result the progress line names the
+  /// furthest trial and its iteration, not "0.00 trials/s | ETA ?".
+  @Test(.timeLimit(.minutes(2)))
+  func progressBeforeTheFirstResultNamesTheRunningTrial() throws {
+    let dir = try Binary.temporaryDirectory("progress-first")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try """
+    description: "one long trial"
+    dataset: {name: synthetic, trainSize: 500, testSize: 200}
+    train: {width: 64, eta: 0.0005, batchSize: 25, targetAccuracy: 1.0, maxIterations: 1000000,
+      evalEvery: 250000}
+    seeds: 1
+    """.write(to: dir.appendingPathComponent("long.yaml"), atomically: true, encoding: .utf8)
+    let run = try DistributedProcess(
+      ["run", "long.yaml", "--workers", "1", "--progress", "plain"] + Dist.fastTiming, in: dir,
+      name: "run")
+    defer { run.stop() }
+    #expect(
+      Dist.eventually(60) { run.log.contains("first result pending: trial ") }, "\(run.log)")
+    #expect(
+      run.log.range(of: #"at iteration \d+/1000000 after \d+ s"#, options: .regularExpression)
+        != nil)
+    run.signal(SIGINT)
+    #expect(run.wait(20) == 130, "\(run.log)")
+    #expect(run.log.contains("interrupted: 0/1 done; run the same command again to resume"))
+  }
+}

@@ -449,3 +449,26 @@ func timedOutLeaseOfAStuckWorkerIsNotHeldForever() {
   #expect(again.requeues == [rid(2)])
   #expect(s.failedCount == 1)
 }
+
+// MARK: Progress of running trials
+
+/// The furthest-along running lease is known from the workers' progress reports, and forgotten
+/// when its result arrives.
+@Test func leadingProgressFollowsReportsOfCurrentLeases() {
+  var s = Scheduler(trials: [realTrial(1)], settings: patient())
+  #expect(s.handle(.ready(a, ready()), now: 0).newLeases == [lease(rid(1), 1)])
+  #expect(s.leadingProgress == nil)
+  let report = ProgressBody(
+    lease: lease(rid(1), 1), iteration: 120, maxIterations: 200, trainAccuracy: 0.5)
+  _ = s.handle(.progress(a, report), now: 3)
+  #expect(s.leadingProgress?.progress == report && s.leadingProgress?.since == 0)
+  // A report for a lease the worker does not hold is ignored.
+  _ = s.handle(
+    .progress(
+      a,
+      ProgressBody(lease: lease(rid(1), 7), iteration: 190, maxIterations: 200, trainAccuracy: nil)),
+    now: 4)
+  #expect(s.leadingProgress?.progress == report)
+  _ = s.handle(.result(a, resultBody(rid(1), 1, sampleResult(config: config(1)))), now: 5)
+  #expect(s.leadingProgress == nil)
+}
