@@ -15,10 +15,7 @@ struct ListSweeps: ParsableCommand {
     abstract: "Every sweep and definition under a results folder, with counts by state.",
     discussion: "Opens the stores read-only: safe while a sweep is running.")
 
-  @Argument(
-    help: ArgumentHelp(
-      "The folder given to run --results, a sweep's folder, or its sweep.sqlite.",
-      discussion: "Default: ./results."))
+  @Argument(help: "The folder given to run --results, a sweep's folder, or its sweep.sqlite.")
   var results: String = "results"
 
   @Flag(help: "Print one JSON object per definition, one per line.")

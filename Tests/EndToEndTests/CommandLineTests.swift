@@ -42,8 +42,8 @@ import Testing
           blocks[blocks.count - 1] += "\n" + line
         }
       }
-      for block in blocks {
-        let defaults = block.lowercased().components(separatedBy: "(default").count - 1
+      for block in blocks where block.hasPrefix("  -") || block.hasPrefix("  <") {
+        let defaults = block.lowercased().components(separatedBy: "default").count - 1
         #expect(defaults <= 1, "\(name): a default stated twice:\n\(block)")
       }
       // A sentence broken by a hard line break in the source: a short line that does not end
