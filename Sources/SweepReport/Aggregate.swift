@@ -45,6 +45,15 @@ public enum Measure: String, CaseIterable, Codable, Hashable, Sendable {
     }
   }
 
+  /// The values the measurement can take; confidence intervals are clipped to it.
+  public var validRange: ClosedRange<Double> {
+    switch self {
+    case .pruningRatio, .testAccuracy, .prunedTestAccuracy, .divergedShare: return 0...1
+    case .accuracyDrop: return -1...1
+    case .iterationsToTarget, .tailIndexNorms: return 0...Double.greatestFiniteMagnitude
+    }
+  }
+
   /// Display factor: fractions are shown in percent (points for the drop).
   var scale: Double {
     switch self {
@@ -172,6 +181,9 @@ public struct Aggregation: Codable, Hashable, Sendable {
   public var groups: [GroupSummary]
   /// Counts over all trials.
   public var totals: TrialCounts
+  /// Keys other than seed (and the grouping keys) whose value differs within some group: the
+  /// group's summary pools trials of different configurations. Empty for the default grouping.
+  public var pooledKeys: [String] = []
 }
 
 /// A mistake in what a report was asked for.
@@ -240,6 +252,7 @@ extension SweepReport {
             successes: counts.diverged, of: counts.ok + counts.diverged)
         } else {
           measures[m.rawValue] = Summary.of(okResults.compactMap { m.value(of: $0) })
+            .clipped(to: m.validRange)
         }
       }
       groups.append(
@@ -248,6 +261,13 @@ extension SweepReport {
           seeds: members.map(\.config.seed).sorted()))
     }
     groups.sort { $0.values.lexicographicallyPrecedes($1.values) }
-    return Aggregation(keys: keys, groups: groups, totals: totals)
+    var pooled: [String] = []
+    for key in ConfigKey.all where key != "seed" && !keys.contains(key) {
+      let differs = buckets.values.contains { members in
+        Set(members.compactMap { ConfigKey.value(key, of: $0.config) }).count > 1
+      }
+      if differs { pooled.append(key) }
+    }
+    return Aggregation(keys: keys, groups: groups, totals: totals, pooledKeys: pooled)
   }
 }

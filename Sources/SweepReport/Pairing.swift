@@ -117,7 +117,8 @@ extension SweepReport {
     return PairedRow(
       point: point, noisy: noisyLabel, plain: plainLabel, measure: measure, pairs: seeds.count,
       noisyMean: Summary.of(nv).mean, plainMean: Summary.of(pv).mean,
-      difference: Summary.of(diffs),
+      difference: Summary.of(diffs).clipped(
+        to: -measure.validRange.upperBound...measure.validRange.upperBound),
       noisyDiverged: noisy.filter { RowClass($0) == .diverged }.count,
       plainDiverged: plain.filter { RowClass($0) == .diverged }.count)
   }

@@ -7,11 +7,21 @@ extension SweepReport {
     .divergedShare, .tailIndexNorms,
   ]
 
-  /// `mean ± h` in display units, with `(k)` appended when fewer than `expected` values went in.
+  /// `mean ± h` in display units, with `(k)` appended when fewer than `expected` values went in;
+  /// with fewer than `Summary.minimumForInterval` values no `± h` but `(n=k)`: too few seeds.
   static func cell(_ s: Summary, _ m: Measure, expected: Int) -> String {
     guard let mean = s.mean else { return expected > 0 ? "— (0)" : "—" }
     var text = fixed(mean * m.scale, m.decimals)
-    if let h = s.halfWidth { text += " ± " + fixed(h * m.scale, m.decimals) }
+    guard s.count >= Summary.minimumForInterval else { return text + " (n=\(s.count))" }
+    if let lo = s.ciLow, let hi = s.ciHigh, let h = s.halfWidth {
+      // A clipped interval is no longer symmetric: show its ends.
+      if abs((mean - lo) - (hi - mean)) > 1e-12 {
+        text +=
+          " [" + fixed(lo * m.scale, m.decimals) + ", " + fixed(hi * m.scale, m.decimals) + "]"
+      } else {
+        text += " ± " + fixed(h * m.scale, m.decimals)
+      }
+    }
     if s.count < expected { text += " (\(s.count))" }
     return text
   }
@@ -37,11 +47,19 @@ extension SweepReport {
       return r
     }
     let t = agg.totals
+    var pooling: [String] = []
+    if !agg.pooledKeys.isEmpty {
+      pooling.append(
+        "Pooled: each row mixes trials that differ in \(agg.pooledKeys.joined(separator: ", ")) "
+          + "(not in the grouping).")
+    }
     return Table(
       name: "summary", title: "Measurements over seeds (\(t.total) trials)", columns: columns,
       rows: rows,
-      notes: [
-        "mean ± half-width of the 95% CI (Student t over seeds); (k): only k trials had the value.",
+      notes: pooling + [
+        "mean ± half-width of the 95% CI (Student t over seeds), or [low, high] where the CI was "
+          + "cut to the possible values; (k): only k trials had the value; (n=k): fewer than "
+          + "\(Summary.minimumForInterval) seeds, too few for an interval.",
         "Measurements use only trials with a compression report (ok); diverged (div), failed and "
           + "pending trials are counted, not averaged.",
         "pruned %: hidden parameters removed at the budget r; drop pp: unpruned − pruned test "
@@ -50,14 +68,17 @@ extension SweepReport {
       ])
   }
 
-  /// The summary as machine-readable columns: counts, then n, mean, std, ci_low, ci_high of
-  /// every measurement, as fractions (not percent).
+  /// The summary as machine-readable columns, named like the keys of sweep files (camelCase):
+  /// counts, then `<measure>N`, `Mean`, `Std`, `CiLow`, `CiHigh` of every measurement, as
+  /// fractions (not percent).
   public static func summaryCSVTable(_ agg: Aggregation) -> Table {
     var columns = agg.keys.map { Table.Column($0, key: true) }
-    columns += ["n_ok", "n_diverged", "n_failed", "n_pending"].map { Table.Column($0) }
+    columns += ["okCount", "divergedCount", "failedCount", "pendingCount"].map {
+      Table.Column($0)
+    }
     for m in summaryMeasures {
-      for s in ["n", "mean", "std", "ci_low", "ci_high"] {
-        columns.append(Table.Column("\(m.rawValue)_\(s)"))
+      for s in ["N", "Mean", "Std", "CiLow", "CiHigh"] {
+        columns.append(Table.Column("\(m.rawValue)\(s)"))
       }
     }
     let rows = agg.groups.map { g -> [String] in
@@ -123,9 +144,12 @@ extension SweepReport {
         let t = fixed(x * m.scale, d)
         return t.hasPrefix("-") ? t : "+" + t
       }
-      let ci = r.difference.ciLow.flatMap { lo in
-        r.difference.ciHigh.map { hi in "[\(sign(lo)), \(sign(hi))]" }
-      }
+      let ci =
+        r.pairs < Summary.minimumForInterval && r.pairs > 0
+        ? "too few (\(r.pairs))"
+        : r.difference.ciLow.flatMap { lo in
+          r.difference.ciHigh.map { hi in "[\(sign(lo)), \(sign(hi))]" }
+        }
       return r.point.map(\.description) + [
         r.noisy, r.plain, m.header, String(r.pairs),
         r.noisyMean.map { fixed($0 * m.scale, d) } ?? "—",
@@ -147,8 +171,8 @@ extension SweepReport {
   public static func pairedCSVTable(_ p: PairedComparison) -> Table {
     var columns = p.pointKeys.map { Table.Column($0, key: true) }
     columns += [
-      "noisy", "plain", "measure", "pairs", "noisy_mean", "plain_mean", "diff_mean", "diff_std",
-      "diff_ci_low", "diff_ci_high", "noisy_diverged", "plain_diverged",
+      "noisy", "plain", "measure", "pairs", "noisyMean", "plainMean", "diffMean", "diffStd",
+      "diffCiLow", "diffCiHigh", "noisyDiverged", "plainDiverged",
     ].map { Table.Column($0) }
     let rows = p.rows.map { r -> [String] in
       r.point.map(\.description) + [

@@ -44,6 +44,20 @@ public struct Summary: Codable, Hashable, Sendable {
     return Summary(count: n, mean: mean, std: std, ciLow: mean - h, ciHigh: mean + h)
   }
 
+  /// The fewest values a confidence interval is shown for: with two seeds the t interval is
+  /// ±12.7 standard errors wide and says little more than "unknown".
+  public static let minimumForInterval = 3
+
+  /// The interval cut to `range` (the values the quantity can take: a share lies in [0, 1], a
+  /// tail index is positive); the mean and std are kept.
+  public func clipped(to range: ClosedRange<Double>?) -> Summary {
+    guard let range else { return self }
+    var s = self
+    s.ciLow = ciLow.map { min(max($0, range.lowerBound), range.upperBound) }
+    s.ciHigh = ciHigh.map { min(max($0, range.lowerBound), range.upperBound) }
+    return s
+  }
+
   /// Summarizes a share of successes among `total` trials: mean = k/total, std of the 0/1
   /// indicators, and the 95 % Wilson score interval (which stays inside [0, 1] and is sensible
   /// for shares of 0 or 1, unlike a t interval).

@@ -141,10 +141,16 @@ public final class CoordinatorLoop {
   }
 
   func update(_ c: CoordinatorCore, now: Double, force: Bool = false) {
+    var leading: ProgressDisplay.Leading?
+    if c.scheduler.doneCount + c.scheduler.failedCount == 0, let l = c.scheduler.leadingProgress {
+      leading = ProgressDisplay.Leading(
+        trial: l.progress.lease.trial.short, iteration: l.progress.iteration,
+        maxIterations: l.progress.maxIterations, seconds: now - l.since)
+    }
     display.update(
       done: c.scheduler.doneCount, running: c.scheduler.runningCount,
       failed: c.scheduler.failedCount, diverged: c.summary.diverged,
-      workers: c.scheduler.liveWorkerCount, now: now, force: force)
+      workers: c.scheduler.liveWorkerCount, now: now, force: force, leading: leading)
   }
 
   /// At most this many messages, and this many seconds of handling, per group commit.

@@ -61,6 +61,12 @@ public struct SweepServeOptions: Sendable {
   public var drainAfterFinish = false
   /// Where the run records how long each phase took (benchmarks); nil: nowhere.
   public var phases: PhaseClock?
+  /// Check every trial against `dataDirectory` before anything starts (`PreDispatchCheck`):
+  /// `.fail` when a data set is missing (local workers), `.skip` to check only the data sets
+  /// present on this host (remote workers); nil: no check (null trials).
+  public var dataCheck: PreDispatchCheck.Missing? = .fail
+  /// Print only the closing summary (no resume note, no report tables).
+  public var quiet = false
   /// Creates options.
   public init(sweepPath: String, resultsDirectory: URL, endpoints: [String]) {
     self.sweepPath = sweepPath
@@ -71,7 +77,8 @@ public struct SweepServeOptions: Sendable {
 
 /// A coordinator ready to serve one sweep: sweep loaded, store open, trials chosen.
 public final class PreparedSweep {
-  /// The sweep file, loaded.
+  /// The sweep file, loaded; its `name` is the name it is recorded under (`small@2` for a
+  /// second definition under the name `small`).
   public let sweep: Sweep
   /// The store (single writer: this process).
   public let store: SweepStore
@@ -81,6 +88,8 @@ public final class PreparedSweep {
   public let storePath: String
   /// The coordinator loop (bound by `prepareSweep`).
   public let loop: CoordinatorLoop
+  /// Print only the closing summary.
+  public var quiet = false
 
   init(sweep: Sweep, store: SweepStore, sweepID: Int64, storePath: String, loop: CoordinatorLoop) {
     self.sweep = sweep
@@ -96,7 +105,16 @@ public final class PreparedSweep {
 /// changes anything — and picks the trials to run.
 public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> PreparedSweep {
   o.phases?.start()
-  let sweep = try SweepLoader.load(path: o.sweepPath)
+  var check: PreDispatchCheck?
+  if let mode = o.dataCheck, !o.nullTrials, let dir = o.dataDirectory {
+    check = PreDispatchCheck(dataDirectory: dir, missing: mode)
+  }
+  let sweep = try SweepLoader.load(path: o.sweepPath, check: check?.trialCheck)
+  for name in (check?.unchecked ?? []).sorted() {
+    logger.warning(
+      "data set not in this host's data folder: not checked before dispatch; workers need it",
+      metadata: ["dataset": "\(name)", "data": "\(o.dataDirectory?.path ?? "-")"])
+  }
   o.phases?.lap("plan")
   var settings = SchedulerSettings(
     heartbeatInterval: o.heartbeatInterval, liveness: o.liveness,
@@ -134,8 +152,18 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
     host: hostName(),
     datasetHashes: hashes,
     blas: "\(BLASThreads.configuration); 1 thread per worker process")
-  let sweepID = try store.beginSweep(sweep, provenance: provenance)
+  let definition = try chooseDefinition(store: store, sweep: sweep)
+  if let note = definition.note { print(note) }
+  let sweepID = try store.beginSweep(
+    name: definition.name, description: sweep.description, path: sweep.path, text: sweep.text,
+    trials: sweep.trials, provenance: provenance)
+  try store.recordDefinition(
+    sweepID: sweepID, family: sweep.name, version: definition.version,
+    hash: sweep.definitionHash)
   let toRun = try store.trialsToRun(sweepID: sweepID, rerun: o.rerun)
+  if !o.quiet, let note = try resumeNote(store: store, sweepID: sweepID, toRun: toRun.count) {
+    print(note)
+  }
   let previous = try store.highestAttempts(sweepID: sweepID)
   let trials = toRun.map {
     CoordinatorTrial(
@@ -149,8 +177,78 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
       "endpoints": "\(bound.joined(separator: " "))", "trials": "\(trials.count)",
       "store": "\(storePath)",
     ])
-  return PreparedSweep(
-    sweep: sweep, store: store, sweepID: sweepID, storePath: storePath, loop: loop)
+  var recorded = sweep
+  recorded.name = definition.name
+  let prepared = PreparedSweep(
+    sweep: recorded, store: store, sweepID: sweepID, storePath: storePath, loop: loop)
+  prepared.quiet = o.quiet
+  return prepared
+}
+
+/// The name under which `sweep` is recorded in `store`: its own name for the first definition,
+/// the stored version whose definition hash matches, or `name@N` for a new definition under a
+/// name the store already has (another η, more seeds, another file taking the name). `note`
+/// tells the person when the definition is not the one last run under that name.
+public func chooseDefinition(store: SweepStore, sweep: Sweep) throws -> (
+  name: String, version: Int, note: String?
+) {
+  let hash = sweep.definitionHash
+  let family = try store.sweeps().filter { $0.family == sweep.name }
+  guard let current = family.first(where: \.isCurrent) ?? family.last else {
+    return (sweep.name, 1, nil)
+  }
+  var hashes: [Int64: String] = [:]
+  for info in family {
+    hashes[info.id] =
+      try info.definitionHash
+      ?? Sweep.definitionHash(trialIDs: store.linkedTrialIDs(sweepID: info.id))
+  }
+  let currentHash = hashes[current.id] ?? "?"
+  let otherFile =
+    !current.path.isEmpty && current.path != sweep.path ? ", from \(current.path)" : ""
+  if let same = family.first(where: { hashes[$0.id] == hash }) {
+    if same.id == current.id {
+      let note =
+        otherFile.isEmpty
+        ? nil
+        : "sweep \(sweep.name): \(sweep.path) has the same definition (hash \(hash)) as the "
+          + "one last run\(otherFile): resuming it"
+      return (same.name, same.version, note)
+    }
+    return (
+      same.name, same.version,
+      "sweep \(sweep.name): this definition is \(same.name) again (hash \(hash)); it replaces "
+        + "\(current.name) as the current one (status, report and export show it by default)"
+    )
+  }
+  let version = (family.map(\.version).max() ?? 1) + 1
+  let name = "\(sweep.name)@\(version)"
+  let note =
+    "sweep \(sweep.name): the definition changed since \(current.name) "
+    + "(\(current.trialCount) trials, hash \(currentHash)\(otherFile)); this one "
+    + "(\(sweep.trials.count) trials, hash \(hash)) is recorded as \(name). Trials in both share "
+    + "their results; status, report and export show \(name) by default "
+    + "(--sweep \(current.name) for the earlier one)."
+  return (name, version, note)
+}
+
+/// What a resumed run skips: trials with a result, and failed trials it does not retry; nil
+/// when nothing is skipped (a new sweep).
+func resumeNote(store: SweepStore, sweepID: Int64, toRun: Int) throws -> String? {
+  let status = try store.status(sweepID: sweepID)
+  let finished = status.count(.done) + status.count(.diverged)
+  let failed = status.count(.failed)
+  guard finished + failed > 0 else { return nil }
+  var parts: [String] = []
+  if finished > 0 {
+    parts.append("\(finished) of \(status.total) trials already have results and are skipped")
+  }
+  if failed > 0 {
+    parts.append(
+      "\(failed) failed earlier and \(failed == 1 ? "is" : "are") not retried "
+        + "(--rerun failed retries them)")
+  }
+  return "resuming: " + parts.joined(separator: "; ") + "; \(toRun) to run"
 }
 
 /// The exit status of a coordinator run: 0 done; 1 some trials failed; 4 the store could not
@@ -210,7 +308,7 @@ func datasetHashes(_ sweep: Sweep, dataDirectory: URL?) -> [String: String] {
 /// the summary table.
 public func finishRun(
   store: SweepStore, sweepID: Int64, sweep: Sweep, storePath: String, summary: CoordinatorSummary,
-  logger: Logger
+  logger: Logger, quiet: Bool = false
 ) throws {
   let status = try store.status(sweepID: sweepID)
   var parts: [String] = []
@@ -224,12 +322,23 @@ public func finishRun(
   let folder = URL(fileURLWithPath: storePath).deletingLastPathComponent()
   if storePath.hasSuffix("null-trials.sqlite") { return }
   let rows = try store.rows(sweepID: sweepID)
+  if summary.interrupted {
+    // No report of half-empty rows: say where the sweep stands and how to go on.
+    let finished = status.count(.done) + status.count(.diverged)
+    print(
+      "interrupted: \(finished)/\(status.total) done; run the same command again to resume "
+        + "(finished trials are kept)")
+  }
+  defer { if let hint = failureHint(rows, folder: folder) { print(hint) } }
+  if summary.interrupted { return }
   do {
-    try Data(try TrialExport.render(rows, format: .csv).utf8).write(
+    let context = TrialExport.Context(
+      sweep: sweep.name, times: try store.trialTimes(sweepID: sweepID))
+    try Data(try TrialExport.render(rows, format: .csv, context: context).utf8).write(
       to: folder.appendingPathComponent("trials.csv"), options: .atomic)
     let report = try SweepReport.write(
       rows: rows, to: folder, title: "TailSweep report: \(sweep.name)")
-    print(try SweepReport.renderTable(rows: rows))
+    if !quiet { print(try SweepReport.renderTable(rows: rows)) }
     print("report: \(report.folder.appendingPathComponent("index.html").path)")
   } catch {
     // The results are safe in the store; the report can be made again with `tailsweep report`.
@@ -237,6 +346,19 @@ public func finishRun(
       "report failed", metadata: ["error": "\(error)", "store": "\(storePath)"])
     print("report failed (\(error)); run 'tailsweep report \(folder.path)' to retry")
   }
+}
+
+/// For a sweep with failed trials: how many, the most common error, and how to retry them.
+func failureHint(_ rows: [TrialRow], folder: URL) -> String? {
+  let failed = rows.filter { $0.state == .failed }
+  guard !failed.isEmpty else { return nil }
+  var counts: [String: Int] = [:]
+  for r in failed { counts[r.lastError ?? "no error recorded", default: 0] += 1 }
+  let top = counts.max { a, b in a.value != b.value ? a.value < b.value : a.key > b.key }
+  var text = "\(failed.count) trial\(failed.count == 1 ? "" : "s") failed"
+  if let top { text += " (\(top.value == failed.count ? "all" : "\(top.value)"): \(top.key))" }
+  return text + ". Fix the cause, then run the same command with --rerun failed to retry "
+    + "\(failed.count == 1 ? "it" : "them") (tailsweep status \(folder.path) shows the counts)."
 }
 
 /// Options of `tailsweep run` beyond the coordinator's.
@@ -339,7 +461,7 @@ func conclude(_ prepared: PreparedSweep, summary: CoordinatorSummary, logger: Lo
   if summary.storeFailure == nil {
     try finishRun(
       store: prepared.store, sweepID: prepared.sweepID, sweep: prepared.sweep,
-      storePath: prepared.storePath, summary: summary, logger: logger)
+      storePath: prepared.storePath, summary: summary, logger: logger, quiet: prepared.quiet)
   }
   try? prepared.store.close()
   return exitStatus(summary)

@@ -32,10 +32,26 @@ struct ProgressDisplay {
     interval = tty ? 0.5 : 5
   }
 
+  /// The trial furthest along, for the line before any trial finished: its id, iteration, cap
+  /// and seconds since it was handed out.
+  struct Leading: Equatable {
+    var trial: String
+    var iteration: Int
+    var maxIterations: Int
+    var seconds: Double
+  }
+
   static func line(
-    done: Int, running: Int, failed: Int, diverged: Int, total: Int, workers: Int, elapsed: Double
+    done: Int, running: Int, failed: Int, diverged: Int, total: Int, workers: Int, elapsed: Double,
+    leading: Leading? = nil
   ) -> String {
     let finished = done + failed
+    if finished == 0, let l = leading {
+      // No rate yet: say how far the furthest trial is instead of "0.00 trials/s | ETA ?".
+      return "done \(done)/\(total) running \(running) failed \(failed) diverged \(diverged) "
+        + "workers \(workers) | first result pending: trial \(l.trial) at iteration "
+        + "\(l.iteration)/\(l.maxIterations) after \(Int(l.seconds.rounded())) s"
+    }
     let rate = elapsed > 0 ? Double(finished) / elapsed : 0
     var eta = "?"
     if rate > 0 {
@@ -50,7 +66,7 @@ struct ProgressDisplay {
 
   mutating func update(
     done: Int, running: Int, failed: Int, diverged: Int, workers: Int, now: Double,
-    force: Bool = false
+    force: Bool = false, leading: Leading? = nil
   ) {
     guard enabled else { return }
     if started == nil { started = now }
@@ -58,7 +74,7 @@ struct ProgressDisplay {
     lastShown = now
     let text = Self.line(
       done: done, running: running, failed: failed, diverged: diverged, total: total,
-      workers: workers, elapsed: now - (started ?? now))
+      workers: workers, elapsed: now - (started ?? now), leading: leading)
     if text == lastLine && !tty { return }
     lastLine = text
     if tty {

@@ -260,6 +260,12 @@ public final class WorkerLoop {
           result = try executor.run(id: body.lease.trial, config: body.config, progress: keepGoing)
         }
         outcome = ResultBody(lease: body.lease, result: result, error: nil)
+      } catch let e as ExecutorError {
+        outcome = ResultBody(lease: body.lease, result: nil, error: permanentErrorPrefix + "\(e)")
+      } catch let e as DataError {
+        // Missing or unreadable data, or a cut beyond the data set: the same on every attempt
+        // on this host.
+        outcome = ResultBody(lease: body.lease, result: nil, error: permanentErrorPrefix + "\(e)")
       } catch {
         outcome = ResultBody(lease: body.lease, result: nil, error: "\(error)")
       }

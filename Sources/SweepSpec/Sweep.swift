@@ -90,3 +90,16 @@ public struct Sweep: Codable, Hashable, Sendable {
     self.sources = sources
   }
 }
+
+extension Sweep {
+  /// The identity of what the sweep computes: the first 16 hex digits of SHA-256 over its
+  /// trial ids, sorted, one per line. The same grid written another way (other file, comments,
+  /// description, key order) has the same hash; another η or seed count has another.
+  public var definitionHash: String { Self.definitionHash(trialIDs: trials.map(\.id.hex)) }
+
+  /// `definitionHash` of a set of trial ids (hex).
+  public static func definitionHash(trialIDs: [String]) -> String {
+    let text = trialIDs.sorted().map { $0 + "\n" }.joined()
+    return String(SHA256Digest.hex(text.utf8).prefix(16))
+  }
+}

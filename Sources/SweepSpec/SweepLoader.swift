@@ -12,9 +12,15 @@ public enum SweepLoader {
   /// Largest `run.trialTimeout` in seconds: 30 days.
   static let maxTrialTimeout = 30 * 86_400.0
 
-  /// Reads the sweep file at `path` (and its includes) and expands it. Errors name the file as
-  /// `path` names it.
-  public static func load(path: String) throws(SweepError) -> Sweep {
+  /// A check of one expanded trial against what lies outside the file (the data set is present,
+  /// its limits fit the data, the network fits in memory): the key and message of the first
+  /// problem, nil when the trial can run. The loader reports a problem as a `SweepError` at the
+  /// line that gave the key (a data-set field such as `trainLimit` points at its own line).
+  public typealias TrialCheck = (TrialConfig) -> (key: String, message: String)?
+
+  /// Reads the sweep file at `path` (and its includes) and expands it, checking every trial
+  /// with `check` when given. Errors name the file as `path` names it.
+  public static func load(path: String, check: TrialCheck? = nil) throws(SweepError) -> Sweep {
     let text: String
     do {
       text = try String(contentsOfFile: path, encoding: .utf8)
@@ -23,19 +29,19 @@ public enum SweepLoader {
         FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file"
       throw SweepError(file: path, line: 0, key: nil, message: reason)
     }
-    return try parse(text: text, file: path, baseDirectory: nil)
+    return try parse(text: text, file: path, baseDirectory: nil, check: check)
   }
 
   /// Validates and expands sweep `text`, named `file` in messages. Includes are resolved
   /// relative to `baseDirectory` (default: the directory part of `file`, else the current
-  /// directory).
-  public static func parse(text: String, file: String, baseDirectory: String? = nil)
-    throws(SweepError) -> Sweep
-  {
+  /// directory); `check` as in `load(path:check:)`.
+  public static func parse(
+    text: String, file: String, baseDirectory: String? = nil, check: TrialCheck? = nil
+  ) throws(SweepError) -> Sweep {
     var reader = SourceReader()
     let entries = try reader.read(
       text: text, file: file, directory: baseDirectory ?? SourceReader.directory(of: file))
-    var sweep = try Interpreter(file: file, entries: entries).run()
+    var sweep = try Interpreter(file: file, entries: entries, check: check).run()
     sweep.path = file
     sweep.text = text
     sweep.sources = reader.sources
@@ -91,6 +97,7 @@ private struct Override {
 private struct Interpreter {
   let file: String
   let entries: [SEntry]
+  var check: SweepLoader.TrialCheck? = nil
 
   static let topKeys = [
     "description", "name", "include", "dataset", "train", "grid", "zip", "seeds", "overrides",
@@ -612,6 +619,9 @@ private struct Interpreter {
       if let p = c.problems().first {
         throw (origins[p.key] ?? top).error(p.key, p.message)
       }
+      if let check, let p = check(c) {
+        throw locate(p.key, origins: origins).error(p.key, p.message)
+      }
       configs.append(c)
       // Odometer: the last axis (seeds) moves fastest.
       var a = axes.count - 1
@@ -625,6 +635,7 @@ private struct Interpreter {
     if let i = matched.firstIndex(of: false) {
       throw overrides[i].origin.error("when", "this override matches no point of the sweep")
     }
+    try rejectNoiselessAxes(axes: axes, configs: configs)
     var seen = Set<TrialID>()
     var unique: [TrialConfig] = []
     var ids: [TrialID] = []
@@ -647,5 +658,47 @@ private struct Interpreter {
       $0.relativeCost != $1.relativeCost ? $0.relativeCost > $1.relativeCost : $0.id < $1.id
     }
     return (trials, configs.count - unique.count)
+  }
+
+  /// α (or σ) swept while every point has noise type 0: every value would train the same
+  /// plain SGD under another trial id.
+  func rejectNoiselessAxes(axes: [Axis], configs: [TrialConfig]) throws(SweepError) {
+    guard configs.allSatisfy({ $0.noiseType == .none }) else { return }
+    for axis in axes {
+      for (k, key) in axis.keys.enumerated() where key == "alpha" || key == "sigma" {
+        let distinct = Set(axis.rows.map { $0[k].value })
+        guard distinct.count > 1 else { continue }
+        throw axis.keyOrigins[k].error(
+          key,
+          "\(key) is swept, but noiseType is 0 (no noise) for every trial, so every value would "
+            + "train the same plain SGD; set noiseType 1–3, or remove the axis")
+      }
+    }
+  }
+
+  /// Where a key of a trial was given: a data-set field (`trainLimit`, `binarize`, …) at its
+  /// own line inside the data set's mapping, any other key where its value came from.
+  func locate(_ key: String, origins: [String: Origin]) -> Origin {
+    if let o = origins[key] { return o }
+    guard let d = origins["dataset"] else { return top }
+    guard DatasetReader.fields.contains(key) else { return d }
+    func find(_ node: SNode) -> Origin? {
+      switch node.kind {
+      case .scalar: return nil
+      case .sequence(let items):
+        for i in items { if let o = find(i) { return o } }
+        return nil
+      case .mapping(let fields):
+        if node.origin.file == d.file, node.origin.line == d.line,
+          fields.contains(where: { $0.key == "name" })
+        {
+          if let f = fields.first(where: { $0.key == key }) { return f.keyOrigin }
+        }
+        for f in fields { if let o = find(f.value) { return o } }
+        return nil
+      }
+    }
+    for e in entries { if let o = find(e.value) { return o } }
+    return d
   }
 }

@@ -15,26 +15,49 @@ public enum ExportFormat: String, Sendable, CaseIterable {
 /// Renders trial rows as CSV, JSON Lines or Markdown: one row per trial with its configuration
 /// and measurements.
 public enum TrialExport {
-  /// The flat columns of the CSV and Markdown formats, in order.
+  /// The flat columns of the CSV and Markdown formats, in order. Configuration keys are named
+  /// as in sweep files; accuracies, losses and the pruning ratio are fractions (not percent),
+  /// `wallSeconds` is in seconds, times are ISO 8601 in UTC, `tailIndex…Hill` are the Hill
+  /// estimates α̂ of layer 1 (neuron norms, entries).
   public static let columns: [String] = [
-    "trial", "state", "attempts", "dataset", "dataset_options", "width", "depth", "eta",
-    "batch_size", "alpha", "sigma", "noise_type", "target_accuracy", "max_iterations",
-    "eval_every", "budget", "seed", "stop_reason", "iterations", "diverged_at", "wall_seconds",
-    "train_loss", "train_accuracy", "test_loss", "test_accuracy", "pruning_ratio",
-    "unpruned_test_accuracy", "pruned_test_accuracy", "pruned_train_accuracy", "dataset_hash",
-    "last_error",
+    "trial", "sweep", "state", "attempts", "dataset", "datasetOptions", "width", "depth", "eta",
+    "batchSize", "alpha", "sigma", "noiseType", "targetAccuracy", "maxIterations", "evalEvery",
+    "budget", "seed", "stopReason", "iterations", "divergedAt", "wallSeconds", "trainLoss",
+    "trainAccuracy", "testLoss", "testAccuracy", "pruningRatio", "unprunedTestAccuracy",
+    "prunedTestAccuracy", "prunedTrainAccuracy", "tailIndexNormsHill", "tailIndexEntriesHill",
+    "startedAt", "committedAt", "datasetHash", "lastError",
   ]
 
+  /// Columns of the Markdown table (for reading): no data-set hash, short ids.
+  static let markdownColumns = columns.filter { $0 != "datasetHash" }
+
+  /// What the store knows of a trial beyond its row: the sweep it is exported as part of and
+  /// when its first attempt started and its result was committed.
+  public struct Context: Sendable {
+    /// The sweep's name (`small`, `small@2`).
+    public var sweep: String
+    /// First attempt start and commit time per trial.
+    public var times: [TrialID: TrialTimes]
+    /// Creates a context.
+    public init(sweep: String, times: [TrialID: TrialTimes]) {
+      self.sweep = sweep
+      self.times = times
+    }
+  }
+
   /// The flat values of one row, aligned with `columns` (empty string: no value).
-  public static func values(_ row: TrialRow) -> [String] {
+  public static func values(_ row: TrialRow, context: Context? = nil) -> [String] {
     let c = row.config
     let r = row.result
     let f = r?.training.final
     let comp = r?.compression
+    let layer = comp?.layers.first
+    let times = context?.times[row.id]
     func num(_ x: Double?) -> String { x.map { "\($0)" } ?? "" }
     func int(_ x: Int?) -> String { x.map { "\($0)" } ?? "" }
+    func time(_ d: Date?) -> String { d.map(isoTime) ?? "" }
     return [
-      row.id.hex, row.state.rawValue, "\(row.attempts)", c.dataset.name,
+      row.id.hex, context?.sweep ?? "", row.state.rawValue, "\(row.attempts)", c.dataset.name,
       datasetOptions(c.dataset), "\(c.width)", "\(c.depth)", "\(c.eta)", "\(c.batchSize)",
       "\(c.alpha)", "\(c.sigma)", "\(c.noiseType.rawValue)", "\(c.targetAccuracy)",
       "\(c.maxIterations)", "\(c.evalEvery)", "\(c.budget)", "\(c.seed)",
@@ -42,31 +65,54 @@ public enum TrialExport {
       int(r?.training.divergedAt), num(r?.training.wallSeconds), num(f?.trainLoss),
       num(f?.trainAccuracy), num(f?.testLoss), num(f?.testAccuracy), num(comp?.pruningRatio),
       num(comp?.unpruned.testAccuracy), num(comp?.pruned.testAccuracy),
-      num(comp?.pruned.trainAccuracy), r?.datasetHash ?? "", row.lastError ?? "",
+      num(comp?.pruned.trainAccuracy), num(layer?.tailIndexNorms.hill),
+      num(layer?.tailIndexEntries.hill), time(times?.firstStarted), time(times?.committed),
+      r?.datasetHash ?? "", row.lastError ?? "",
     ]
   }
 
   /// The whole export in `format`, ending with a newline.
-  public static func render(_ rows: [TrialRow], format: ExportFormat) throws -> String {
+  public static func render(_ rows: [TrialRow], format: ExportFormat, context: Context? = nil)
+    throws -> String
+  {
     switch format {
     case .csv:
       var out = columns.joined(separator: ",") + "\n"
-      for row in rows { out += values(row).map(csvField).joined(separator: ",") + "\n" }
+      for row in rows {
+        out += values(row, context: context).map(csvField).joined(separator: ",") + "\n"
+      }
       return out
     case .markdown:
-      var out = "| " + columns.joined(separator: " | ") + " |\n"
-      out += "|" + columns.map { _ in " --- |" }.joined() + "\n"
+      // For reading: short ids, numbers to 4 significant digits, no data-set hash.
+      let keep = columns.indices.filter { markdownColumns.contains(columns[$0]) }
+      var out = "| " + markdownColumns.joined(separator: " | ") + " |\n"
+      out += "|" + markdownColumns.map { _ in " --- |" }.joined() + "\n"
       for row in rows {
-        out += "| " + values(row).map(markdownCell).joined(separator: " | ") + " |\n"
+        var v = values(row, context: context)
+        v[0] = row.id.short
+        let cells = keep.map { i -> String in
+          let text = v[i]
+          if let x = Double(text), text.contains(".") || text.contains("e") {
+            return String(format: "%.4g", x)
+          }
+          return text
+        }
+        out += "| " + cells.map(markdownCell).joined(separator: " | ") + " |\n"
       }
       return out
     case .jsonl:
       let encoder = StoreJSON.encoder()
       var out = ""
       for row in rows {
+        let times = context?.times[row.id]
+        let layer = row.result?.compression?.layers.first
         let line = JSONLine(
-          id: row.id.hex, state: row.state.rawValue, attempts: row.attempts, config: row.config,
-          result: row.result, lastError: row.lastError)
+          id: row.id.hex, sweep: context?.sweep, state: row.state.rawValue,
+          attempts: row.attempts, config: row.config, result: row.result,
+          tailIndexNormsHill: layer?.tailIndexNorms.hill,
+          tailIndexEntriesHill: layer?.tailIndexEntries.hill,
+          startedAt: times?.firstStarted.map(isoTime), committedAt: times?.committed.map(isoTime),
+          lastError: row.lastError)
         out += String(decoding: try encoder.encode(line), as: UTF8.self) + "\n"
       }
       return out
@@ -75,22 +121,35 @@ public enum TrialExport {
 
   private struct JSONLine: Encodable {
     var id: String
+    var sweep: String?
     var state: String
     var attempts: Int
     var config: TrialConfig
     var result: TrialResult?
+    var tailIndexNormsHill: Double?
+    var tailIndexEntriesHill: Double?
+    var startedAt: String?
+    var committedAt: String?
     var lastError: String?
 
-    enum CodingKeys: String, CodingKey { case id, state, attempts, config, result, lastError }
+    enum CodingKeys: String, CodingKey {
+      case id, sweep, state, attempts, config, result, tailIndexNormsHill, tailIndexEntriesHill
+      case startedAt, committedAt, lastError
+    }
 
     func encode(to encoder: any Encoder) throws {
       var c = encoder.container(keyedBy: CodingKeys.self)
       try c.encode(id, forKey: .id)
+      // Explicit nulls, so every line has the same keys.
+      try c.encode(sweep, forKey: .sweep)
       try c.encode(state, forKey: .state)
       try c.encode(attempts, forKey: .attempts)
       try c.encode(config, forKey: .config)
-      // Explicit nulls, so every line has the same keys.
       try c.encode(result, forKey: .result)
+      try c.encode(tailIndexNormsHill, forKey: .tailIndexNormsHill)
+      try c.encode(tailIndexEntriesHill, forKey: .tailIndexEntriesHill)
+      try c.encode(startedAt, forKey: .startedAt)
+      try c.encode(committedAt, forKey: .committedAt)
       try c.encode(lastError, forKey: .lastError)
     }
   }
@@ -112,6 +171,13 @@ public enum TrialExport {
     add("trainLimit", d.trainLimit)
     add("trainSize", d.trainSize)
     return parts.joined(separator: ";")
+  }
+
+  /// ISO 8601 in UTC with milliseconds.
+  static func isoTime(_ d: Date) -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: d)
   }
 
   static func csvField(_ s: String) -> String {

@@ -104,6 +104,25 @@ enum Schema {
           CREATE UNIQUE INDEX results_current ON results(trial_id) WHERE superseded_at IS NULL;
           """)
     }
+    // Sweep identity: a sweep's name in its file (`family`), the version of its definition
+    // under that name (`small`, `small@2`, …) and the hash of the definition (its trial ids).
+    // Additive: rows of older stores become version 1 of their own name; their hash is filled
+    // in from their linked trials when the sweep is next run.
+    m.registerMigration("v2-sweep-identity") { db in
+      try db.execute(
+        sql: """
+          ALTER TABLE sweeps ADD COLUMN family TEXT;
+          ALTER TABLE sweeps ADD COLUMN version INTEGER;
+          ALTER TABLE sweeps ADD COLUMN definition_hash TEXT;
+          UPDATE sweeps SET family = name, version = 1;
+          """)
+    }
     return m
+  }
+
+  /// Whether the sweep-identity columns exist (a store migrated by this version or later; a
+  /// read-only open does not migrate older stores).
+  static func hasSweepIdentity(_ db: Database) throws -> Bool {
+    try db.columns(in: "sweeps").contains { $0.name == "definition_hash" }
   }
 }

@@ -142,7 +142,11 @@ public final class SweepStore: Sendable {
       try queue.read { db in
         try Self.checkIdentity(db, path: path)
         let migrator = Schema.migrator
-        if try !migrator.hasCompletedMigrations(db) {
+        // A store of an older version that has the base schema reads fine (the sweep
+        // identity columns are optional to readers); anything less needs migrating.
+        if try !migrator.hasCompletedMigrations(db),
+          try !migrator.appliedIdentifiers(db).contains("v1")
+        {
           if try Self.userTableCount(db) == 0 { throw StoreError.missing(path: path) }
           throw StoreError.olderSchema(path: path)
         }
@@ -264,22 +268,31 @@ public final class SweepStore: Sendable {
     }
   }
 
-  /// Every sweep in the store, oldest first, with its latest run's provenance.
+  /// Every sweep in the store, oldest first, with its latest run's provenance and its identity
+  /// (family, version, definition hash, whether it is its family's current definition).
   public func sweeps() throws -> [SweepInfo] {
     try read { db in
+      let identity = try Schema.hasSweepIdentity(db)
+      let extra =
+        identity
+        ? "COALESCE(s.family, s.name) AS family, COALESCE(s.version, 1) AS version, "
+          + "s.definition_hash"
+        : "s.name AS family, 1 AS version, NULL AS definition_hash"
       let rows = try Row.fetchAll(
         db,
         sql: """
           SELECT s.id, s.name, s.description, s.path,
             (SELECT COUNT(*) FROM sweep_trials l WHERE l.sweep_id = s.id) AS trial_count,
             (SELECT COUNT(*) FROM sweep_runs x WHERE x.sweep_id = s.id) AS runs,
-            r.started_at, r.tool_version, r.git_commit, r.host, r.dataset_hashes, r.blas
+            r.id AS last_run, r.started_at, r.tool_version, r.git_commit, r.host,
+            r.dataset_hashes, r.blas, \(extra)
           FROM sweeps s
           LEFT JOIN sweep_runs r
             ON r.id = (SELECT MAX(id) FROM sweep_runs WHERE sweep_id = s.id)
           ORDER BY s.id
           """)
-      return try rows.map { row in
+      var lastRun: [Int64: Int64] = [:]
+      var infos = try rows.map { row in
         var provenance: Provenance?
         if let tool = try row.decode(String?.self, forColumn: "tool_version") {
           let hashesText = try row.decode(String.self, forColumn: "dataset_hashes")
@@ -290,8 +303,10 @@ public final class SweepStore: Sendable {
               [String: String].self, hashesText, path: path, what: "sweep run provenance"),
             blas: try row.decode(String.self, forColumn: "blas"))
         }
-        return SweepInfo(
-          id: try row.decode(Int64.self, forColumn: "id"),
+        let id = try row.decode(Int64.self, forColumn: "id")
+        lastRun[id] = try row.decode(Int64?.self, forColumn: "last_run") ?? 0
+        var info = SweepInfo(
+          id: id,
           name: try row.decode(String.self, forColumn: "name"),
           description: try row.decode(String.self, forColumn: "description"),
           path: try row.decode(String.self, forColumn: "path"),
@@ -299,7 +314,82 @@ public final class SweepStore: Sendable {
           runs: try row.decode(Int.self, forColumn: "runs"),
           lastRunAt: try row.decode(Date?.self, forColumn: "started_at"),
           provenance: provenance)
+        info.family = try row.decode(String.self, forColumn: "family")
+        info.version = try row.decode(Int.self, forColumn: "version")
+        info.definitionHash = try row.decode(String?.self, forColumn: "definition_hash")
+        return info
       }
+      // The current definition of a family: the one run last (then the highest version).
+      var current: [String: (run: Int64, version: Int, id: Int64)] = [:]
+      for i in infos {
+        let key = (run: lastRun[i.id] ?? 0, version: i.version, id: i.id)
+        if let c = current[i.family], (c.run, c.version) >= (key.run, key.version) { continue }
+        current[i.family] = key
+      }
+      for k in infos.indices { infos[k].isCurrent = current[infos[k].family]?.id == infos[k].id }
+      return infos
+    }
+  }
+
+  /// Trials that belong to no sweep any more (dropped from every definition before sweeps were
+  /// versioned): their results stay in the store, but no sweep reports them.
+  public func unlinkedTrialCount() throws -> Int {
+    try read { db in
+      try Int.fetchOne(
+        db,
+        sql: """
+          SELECT COUNT(*) FROM trials t
+          WHERE NOT EXISTS (SELECT 1 FROM sweep_trials l WHERE l.trial_id = t.id)
+          """) ?? 0
+    }
+  }
+
+  /// Deletes one sweep definition: its row, its runs and its links. Its trials stay (with
+  /// their results and attempts); those linked to no other sweep become unlinked
+  /// (`unlinkedTrialCount`, `pruneUnlinkedTrials`). Returns how many trials were linked to it.
+  @discardableResult
+  public func deleteSweep(id sweepID: Int64) throws -> Int {
+    try write { db in
+      try Self.requireSweep(db, sweepID)
+      try db.execute(sql: "DELETE FROM sweep_trials WHERE sweep_id = ?", arguments: [sweepID])
+      let links = db.changesCount
+      try db.execute(sql: "DELETE FROM sweep_runs WHERE sweep_id = ?", arguments: [sweepID])
+      try db.execute(sql: "DELETE FROM sweeps WHERE id = ?", arguments: [sweepID])
+      return links
+    }
+  }
+
+  /// Deletes the trials that belong to no sweep, with their results and attempts. Returns how
+  /// many trials were deleted.
+  @discardableResult
+  public func pruneUnlinkedTrials() throws -> Int {
+    try write { db in
+      let unlinked =
+        "SELECT id FROM trials t WHERE NOT EXISTS "
+        + "(SELECT 1 FROM sweep_trials l WHERE l.trial_id = t.id)"
+      try db.execute(sql: "DELETE FROM results WHERE trial_id IN (\(unlinked))")
+      try db.execute(sql: "DELETE FROM attempts WHERE trial_id IN (\(unlinked))")
+      try db.execute(sql: "DELETE FROM trials WHERE id IN (\(unlinked))")
+      return db.changesCount
+    }
+  }
+
+  /// The ids (hex) of the trials linked to a sweep.
+  public func linkedTrialIDs(sweepID: Int64) throws -> [String] {
+    try read { db in
+      try String.fetchAll(
+        db, sql: "SELECT trial_id FROM sweep_trials WHERE sweep_id = ?", arguments: [sweepID])
+    }
+  }
+
+  /// Records a sweep's identity: its name in the file, the version of its definition under
+  /// that name, and the definition's hash (`Sweep.definitionHash`).
+  public func recordDefinition(sweepID: Int64, family: String, version: Int, hash: String) throws {
+    try write { db in
+      try Self.requireSweep(db, sweepID)
+      try db.execute(
+        sql: "UPDATE sweeps SET family = ?, version = ?, definition_hash = ? WHERE id = ?",
+        arguments: [family, version, hash, sweepID])
     }
   }
 
@@ -608,6 +698,31 @@ public final class SweepStore: Sendable {
     }
   }
 
+  /// The leases open now (attempts started and not ended), of the trials of sweep `sweepID`
+  /// (nil: every sweep), oldest first: what is running, where, since when.
+  public func openAttempts(sweepID: Int64?) throws -> [AttemptRecord] {
+    try read { db in
+      let filter =
+        sweepID == nil
+        ? "" : "AND trial_id IN (SELECT trial_id FROM sweep_trials WHERE sweep_id = ?)"
+      return try Row.fetchAll(
+        db,
+        sql: """
+          SELECT trial_id, attempt, worker, host, started_at FROM attempts
+          WHERE leased = 1 AND ended_at IS NULL \(filter) ORDER BY id
+          """, arguments: sweepID.map { [$0] } ?? []
+      ).map { row in
+        AttemptRecord(
+          trial: try self.trialID(row.decode(String.self, atIndex: 0)),
+          attempt: try row.decode(Int.self, atIndex: 1),
+          worker: try row.decode(String.self, atIndex: 2),
+          host: try row.decode(String.self, atIndex: 3), leased: true,
+          startedAt: try row.decode(Date?.self, atIndex: 4), endedAt: nil, outcome: nil,
+          error: nil)
+      }
+    }
+  }
+
   /// One row per trial (of one sweep in sweep-file order, or nil: every trial in the store in
   /// the order trials were first added),
   /// with its current result decoded from the stored JSON.
@@ -639,6 +754,31 @@ public final class SweepStore: Sendable {
           \(from)
           """, arguments: arguments)
       return try rows.map { row in try self.trialRow(row) }
+    }
+  }
+
+  /// When each trial of sweep `sweepID` (nil: every trial) first started and was committed.
+  public func trialTimes(sweepID: Int64?) throws -> [TrialID: TrialTimes] {
+    try read { db in
+      let filter =
+        sweepID == nil ? "" : "WHERE t.id IN (SELECT trial_id FROM sweep_trials WHERE sweep_id = ?)"
+      let rows = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT t.id,
+            (SELECT MIN(a.started_at) FROM attempts a WHERE a.trial_id = t.id),
+            (SELECT r.committed_at FROM results r
+              WHERE r.trial_id = t.id AND r.superseded_at IS NULL)
+          FROM trials t \(filter)
+          """, arguments: sweepID.map { [$0] } ?? [])
+      var out: [TrialID: TrialTimes] = [:]
+      for row in rows {
+        let id = try self.trialID(row.decode(String.self, atIndex: 0))
+        out[id] = TrialTimes(
+          firstStarted: try row.decode(Date?.self, atIndex: 1),
+          committed: try row.decode(Date?.self, atIndex: 2))
+      }
+      return out
     }
   }
 

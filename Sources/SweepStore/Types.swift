@@ -75,6 +75,15 @@ public struct SweepInfo: Hashable, Sendable {
   public var lastRunAt: Date?
   /// Provenance of the latest run.
   public var provenance: Provenance?
+  /// The sweep's name in its file; `name` is `family` for the first definition stored under it
+  /// and `family@N` for later ones.
+  public var family: String = ""
+  /// The version of the definition under `family` (1, 2, …).
+  public var version: Int = 1
+  /// `Sweep.definitionHash` of the definition (nil: not known yet, an older store).
+  public var definitionHash: String?
+  /// Whether this is its family's current definition: the one run most recently.
+  public var isCurrent: Bool = true
 }
 
 /// What one worker did, for `tailsweep status`.
@@ -130,4 +139,17 @@ public struct StoreStatus: Hashable, Sendable {
   public func count(_ state: TrialState) -> Int { counts[state] ?? 0 }
   /// All trials counted.
   public var total: Int { counts.values.reduce(0, +) }
+}
+
+/// When a trial ran: its first attempt's start and its current result's commit.
+public struct TrialTimes: Hashable, Sendable {
+  /// When its first attempt started (nil: never leased).
+  public var firstStarted: Date?
+  /// When its current result was committed (nil: no result).
+  public var committed: Date?
+  /// Creates times.
+  public init(firstStarted: Date?, committed: Date?) {
+    self.firstStarted = firstStarted
+    self.committed = committed
+  }
 }

@@ -1,6 +1,11 @@
 import SweepSpec
 import TailNet
 
+/// A worker's error text that starts with this marks an error that recurs on every attempt
+/// (an invalid configuration, data missing or cut beyond its size): the scheduler fails the
+/// trial at once instead of retrying it. Older workers do not send it; their errors are retried.
+public let permanentErrorPrefix = "permanent: "
+
 /// Timing, retry and verification rules of the coordinator.
 public struct SchedulerSettings: Hashable, Sendable {
   /// Seconds between application heartbeats (both ways).
@@ -166,6 +171,8 @@ public struct Scheduler: Sendable {
   struct Sent: Hashable, Sendable {
     var seq: Int
     var at: Double
+    /// The latest progress report of the lease.
+    var progress: ProgressBody?
   }
 
   struct Worker: Hashable, Sendable {
@@ -310,9 +317,10 @@ public struct Scheduler: Sendable {
       }
       touch(w, now)
       if let state { reconcile(w, state, fresh: false, now: now, into: &out) }
-    case .progress(let w, _):
+    case .progress(let w, let body):
       if workers[w] != nil {
         touch(w, now)
+        if isCurrent(body.lease, of: w) { workers[w]?.leases[body.lease]?.progress = body }
       } else {
         out.append(.reject(w, unknownWorkerReject))
       }
@@ -438,6 +446,25 @@ public struct Scheduler: Sendable {
   }
 
   /// Removes `l` from `w`'s leases (the worker's slot comes back with its next report).
+  /// The running lease furthest along (by share of its iteration cap) among those that
+  /// reported progress, with when it was sent (scheduler clock); nil when none reported yet.
+  public var leadingProgress: (progress: ProgressBody, since: Double)? {
+    var best: (progress: ProgressBody, since: Double)?
+    for worker in workers.values {
+      for sent in worker.leases.values {
+        guard let p = sent.progress else { continue }
+        let share = Double(p.iteration) / Double(max(1, p.maxIterations))
+        if let b = best,
+          Double(b.progress.iteration) / Double(max(1, b.progress.maxIterations)) >= share
+        {
+          continue
+        }
+        best = (p, sent.at)
+      }
+    }
+    return best
+  }
+
   mutating func release(_ l: Lease, from w: WorkerID) {
     workers[w]?.leases[l] = nil
   }
@@ -641,7 +668,11 @@ public struct Scheduler: Sendable {
     guard var t = trials[id] else { return }
     t.lastError = error
     trials[id] = t
-    if t.attemptsThisRun >= settings.maxAttempts {
+    if error.hasPrefix(permanentErrorPrefix) {
+      // The same configuration and data give the same error on every attempt: no retry.
+      setStatus(id, .failed)
+      out.append(.fail(id, error: "no retry (the error recurs on every attempt): \(error)"))
+    } else if t.attemptsThisRun >= settings.maxAttempts {
       setStatus(id, .failed)
       out.append(.fail(id, error: "\(t.attemptsThisRun) attempts; last error: \(error)"))
     } else {

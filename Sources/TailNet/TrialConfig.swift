@@ -118,7 +118,16 @@ public struct TrialConfig: Codable, Hashable, Sendable {
   public func problems() -> [(key: String, message: String)] {
     var p: [(String, String)] = []
     if !(alpha > 0 && alpha <= 2) { p.append(("alpha", "alpha must be in (0, 2], got \(alpha)")) }
-    if !(sigma >= 0) || !sigma.isFinite { p.append(("sigma", "sigma must be ≥ 0, got \(sigma)")) }
+    if !(sigma >= 0) || !sigma.isFinite {
+      p.append(("sigma", "sigma must be ≥ 0, got \(sigma)"))
+    } else if noiseType == .none && sigma != 0 {
+      p.append(
+        (
+          "sigma",
+          "sigma must be 0 with noiseType 0 (no noise), got \(sigma); "
+            + "set noiseType 1–3 to inject noise"
+        ))
+    }
     if !(eta > 0) || !eta.isFinite { p.append(("eta", "eta must be > 0, got \(eta)")) }
     if width < 1 { p.append(("width", "width must be ≥ 1, got \(width)")) }
     if depth < 1 { p.append(("depth", "depth must be ≥ 1, got \(depth)")) }

@@ -16,10 +16,10 @@ struct BenchTrain: ParsableCommand {
     commandName: "train",
     abstract: "Time per SGD iteration, its GFLOP/s against sgemm alone, the share outside sgemm.",
     discussion: """
-      Each case times the training step itself (batch gather, forward, softmax cross-entropy,
-      backward with the fused update, noise, divergence checks) and, in the same run, sgemm
-      alone on the step's five gemm calls (same shapes and arguments), in alternating rounds;
-      the fastest round of each is kept. GFLOP/s count the gemm flops (2·m·n·k per call) of one
+      Each case times the training step itself (batch gather, forward, softmax cross-entropy, \
+      backward with the fused update, noise, divergence checks) and, in the same run, sgemm \
+      alone on the step's five gemm calls (same shapes and arguments), in alternating rounds; \
+      the fastest round of each is kept. GFLOP/s count the gemm flops (2·m·n·k per call) of one \
       step. step/sgemm is the step's time over that of its gemm calls alone.
       """)
 
@@ -79,9 +79,9 @@ struct BenchNoise: ParsableCommand {
     commandName: "noise",
     abstract: "SαS draws per second: Double per-draw sampler, Float32 batch sampler, type-2 noise.",
     discussion: """
-      One thread. Rows: the Double Chambers–Mallows–Stuck sampler one draw at a time (noise
-      types 1 and 3, `sample --precise`); the vectorised Float32 sampler filling a buffer
-      (`sample`); and noise type 2 added in place to a 784×1000 Float layer, as training does.
+      One thread. Rows: the Double Chambers–Mallows–Stuck sampler one draw at a time (noise \
+      types 1 and 3, `sample --precise`); the vectorised Float32 sampler filling a buffer \
+      (`sample`); and noise type 2 added in place to a 784×1000 Float layer, as training does. \
       Best of --repeats runs each.
       """)
 

@@ -31,16 +31,16 @@ struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run a sweep with local worker processes.",
     discussion: """
-      The coordinator runs in this process (it alone writes results/<sweep>/sweep.sqlite) and
-      serves N worker processes over ZeroMQ. Ctrl-C stops cleanly; running the same command again
-      resumes. --null-trials answers every trial at once without training (to measure dispatch
+      The coordinator runs in this process (it alone writes results/<sweep>/sweep.sqlite) and \
+      serves N worker processes over ZeroMQ. Ctrl-C stops cleanly; running the same command again \
+      resumes. --null-trials answers every trial at once without training (to measure dispatch \
       overhead); those results go to results/<sweep>/null-trials.sqlite.
       """)
 
   @Argument(help: "The sweep file.") var sweep: String
   @Option(help: "Worker processes (default: one per core).") var workers: Int?
   @Option(help: "Results folder.") var results: String = "results"
-  @Option(help: "Run again: none, failed, diverged or all.") var rerun: SweepRerunPolicy = .none
+  @Option(help: "Which finished trials to run again.") var rerun: SweepRerunPolicy = .none
   @Flag(help: "Workers return a marked empty result at once (dispatch benchmark).") var nullTrials =
     false
   @Option(
@@ -52,7 +52,9 @@ struct Run: ParsableCommand {
       Endpoint the coordinator binds (loopback only). Default: a private ipc:// socket in a new \
       directory of mode 0700, which no other user can connect to.
       """) var bind: String?
-  @Option(help: "Progress display: auto, plain, none.") var progress: ProgressStyle = .auto
+  @Option(help: "How to show progress.") var progress: ProgressStyle = .auto
+  @Flag(help: "Print only the closing summary: no progress, resume note or report tables.")
+  var quiet = false
   @OptionGroup var data: DataDirOption
   @OptionGroup var timing: WireTimingOptions
 
@@ -65,11 +67,13 @@ struct Run: ParsableCommand {
   }
 
   func run() throws {
-    let logger = makeLogger("tailsweep.run", level: timing.level)
-    let o = WireTimingOptions.serveOptions(
+    let logger = makeLogger(
+      "tailsweep.run", level: quiet ? max(timing.level, .warning) : timing.level)
+    var o = WireTimingOptions.serveOptions(
       sweep: sweep, results: results, endpoints: bind.map { [$0] } ?? [], rerun: rerun,
       nullTrials: nullTrials,
-      progress: progress, data: data, timing: timing)
+      progress: quiet ? .none : progress, data: data, timing: timing)
+    o.quiet = quiet
     var local = LocalRunOptions(
       workers: workers ?? ProcessInfo.processInfo.activeProcessorCount, dataDirectory: data.url)
     local.workerLogLevel = timing.level
@@ -83,22 +87,22 @@ struct Coordinator: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Serve a sweep to remote workers over ZeroMQ.",
     discussion: """
-      Binding anything but loopback (tcp://127.*, ipc://, inproc://) needs CURVE keys
-      (--keys DIR with public.key and secret.key from 'tailsweep keys generate', and --allow FILE
+      Binding anything but loopback (tcp://127.*, ipc://, inproc://) needs CURVE keys \
+      (--keys DIR with public.key and secret.key from 'tailsweep keys generate', and --allow FILE \
       listing the workers' public keys, one per line), or an explicit --insecure.
       """)
 
   @Argument(help: "The sweep file.") var sweep: String
   @Option(help: "Endpoint to bind, e.g. tcp://*:5555 (repeatable).") var bind: [String] = []
   @Option(help: "Results folder.") var results: String = "results"
-  @Option(help: "Run again: none, failed, diverged or all.") var rerun: SweepRerunPolicy = .none
+  @Option(help: "Which finished trials to run again.") var rerun: SweepRerunPolicy = .none
   @Option(help: "Folder with the coordinator's CURVE keypair.") var keys: String?
   @Option(help: "File of allowed worker public keys (Z85, one per line).") var allow: String?
   @Flag(help: "Accept unauthenticated, unencrypted workers on a non-loopback endpoint.")
   var insecure = false
   @Flag(help: "Null trials (dispatch benchmark): results go to null-trials.sqlite.")
   var nullTrials = false
-  @Option(help: "Progress display: auto, plain, none.") var progress: ProgressStyle = .auto
+  @Option(help: "How to show progress.") var progress: ProgressStyle = .auto
   @OptionGroup var data: DataDirOption
   @OptionGroup var timing: WireTimingOptions
 
@@ -116,6 +120,8 @@ struct Coordinator: ParsableCommand {
       sweep: sweep, results: results, endpoints: bind, rerun: rerun, nullTrials: nullTrials,
       progress: progress, data: data, timing: timing)
     o.drainAfterFinish = true
+    // Remote workers read their own data folders: check what this host has.
+    o.dataCheck = .skip
     if let k = keys, let a = allow {
       do {
         o.serverKeys = try KeyFiles.load(from: URL(fileURLWithPath: k))
@@ -131,16 +137,19 @@ struct Worker: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Connect to a coordinator and run trials.",
     discussion: """
-      Asks the coordinator for one trial at a time, trains it on a separate thread with one
-      OpenBLAS thread (run one worker per core; --threads to change) and keeps each result until
-      the coordinator acknowledges it. Exits on shutdown, or when the coordinator stayed silent
-      for --coordinator-timeout seconds. Connecting to anything but loopback (tcp://127.*, ipc://,
+      Asks the coordinator for one trial at a time, trains it on a separate thread with one \
+      OpenBLAS thread (run one worker per core; --threads to change) and keeps each result until \
+      the coordinator acknowledges it. Exits on shutdown, or when the coordinator stayed silent \
+      for --coordinator-timeout seconds. Connecting to anything but loopback (tcp://127.*, ipc://, \
       inproc://) needs CURVE (--server-key and --keys), or an explicit --insecure.
       """)
 
   @Option(help: "Coordinator endpoint, e.g. tcp://host:5555.") var connect: String
-  @Option(help: "Coordinator public key (40 Z85 characters, or a file holding it).") var serverKey:
-    String?
+  // Unconditional: a Z85 key may start with '-'.
+  @Option(
+    parsing: .unconditional,
+    help: "Coordinator public key (40 Z85 characters, or a file holding it).")
+  var serverKey: String?
   @Option(help: "Folder with this worker's CURVE keypair (with --server-key).") var keys: String?
   @Flag(help: "Connect to a non-loopback coordinator without CURVE (unauthenticated, unencrypted).")
   var insecure = false
@@ -154,11 +163,11 @@ struct Worker: ParsableCommand {
   var nullTrialMs: Int = 0
   @Flag(help: "Exit when the parent process is gone (local supervision).") var exitWithParent =
     false
-  @Option(help: "OpenBLAS threads of this worker (default 1: one worker per core).")
+  @Option(help: "OpenBLAS threads of this worker; 1 suits one worker per core.")
   var threads: Int = 1
   @Option(
     help: ArgumentHelp(
-      "Trials this worker runs at once, 1–64 (default 1: one worker per core, one trial each).",
+      "Trials this worker runs at once, 1–64; 1 suits one worker per core.",
       discussion: "With --null-trials: how many assignments it holds at once."))
   var slots: Int = 1
   @OptionGroup var data: DataDirOption

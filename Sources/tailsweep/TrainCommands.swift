@@ -36,6 +36,20 @@ struct DatasetOptions: ParsableArguments {
     ] {
       if let v, v < 1 { throw ValidationError("--\(name) must be ≥ 1, got \(v)") }
     }
+    // Flags that do not apply to the chosen data set would be ignored without a word.
+    if dataset.lowercased() != "synthetic" {
+      for (name, given) in [
+        ("inputs", inputs != nil), ("classes", classes != nil), ("train-size", trainSize != nil),
+        ("test-size", testSize != nil), ("teacher-width", teacherWidth != nil),
+      ] where given {
+        throw ValidationError(
+          "--\(name) applies only to --dataset synthetic (this is \(dataset)); "
+            + "use --train-limit/--test-limit to cut a real data set")
+      }
+      if dataSeed != nil && resplit == nil {
+        throw ValidationError("--data-seed applies only with --resplit or to synthetic data")
+      }
+    }
   }
 
   var spec: DatasetSpec {
@@ -60,8 +74,8 @@ struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Train one trial and print its outcome.",
     discussion: """
-      Trains a fully connected network with SGD plus injected symmetric α-stable noise, then
-      prunes it and measures compressibility. The same flags always give the same numbers
+      Trains a fully connected network with SGD plus injected symmetric α-stable noise, then \
+      prunes it and measures compressibility. The same flags always give the same numbers \
       (wall time aside). Example:
         tailsweep train --dataset mnist --width 256 --eta 0.1 --batch-size 100 \\
           --alpha 1.75 --sigma 0.5 --target-accuracy 0.9 --seed 1
@@ -86,7 +100,7 @@ struct Train: ParsableCommand {
     help: "Save the trained weights as .npy (PATH: layer 1; PATH.layerK.npy, PATH.output.npy).")
   var saveWeights: String?
   @Flag(help: "Print the outcome as JSON.") var json = false
-  @Option(help: "OpenBLAS threads (default 1).") var threads: Int = 1
+  @Option(help: "OpenBLAS threads.") var threads: Int = 1
 
   func validate() throws {
     guard let type = NoiseType(rawValue: noiseType) else {
@@ -321,9 +335,9 @@ struct Compress: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Analyse weight matrices saved as .npy.",
     discussion: """
-      Each file is one hidden layer's weight matrix, one row per neuron (use
-      --rows-are-inputs for PyTorch-style in×out or Keras-style layouts). float32 or float64,
-      C or Fortran order. Prints the pruning ratio at the error budget, the error curve err(κ)
+      Each file is one hidden layer's weight matrix, one row per neuron (use \
+      --rows-are-inputs for PyTorch-style in×out or Keras-style layouts). float32 or float64, \
+      C or Fortran order. Prints the pruning ratio at the error budget, the error curve err(κ) \
       and tail indices; with several files the ratio is over all their parameters.
       """)
   @Argument(help: "Weight matrices (.npy).") var files: [String]

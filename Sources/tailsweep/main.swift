@@ -11,20 +11,54 @@ struct TailSweepCommand: ParsableCommand {
     abstract: "Heavy-tailed SGD and implicit compressibility, run as sweeps over ZeroMQ workers.",
     discussion: """
       Implements Wan, Barsbey, Zaidi, Şimşekli, "Implicit Compressibility of Overparametrized \
-      Neural Networks Trained with Heavy-Tailed SGD" (ICML 2024, arXiv 2306.08125).
+      Neural Networks Trained with Heavy-Tailed SGD" (ICML 2024, arXiv 2306.08125). \
       Usage errors (bad flags, a bad sweep file) exit with status 2.
       """,
     subcommands: [
       Train.self, Sample.self, Compress.self, DataCommand.self, Plan.self, Run.self,
       Coordinator.self, Worker.self, Keys.self, Status.self, Export.self, Report.self,
+      Sweeps.self,
       Bench.self, Chaos.self, StoreProbe.self,
     ])
 }
 
 // Usage errors (bad flags, bad sweep files) exit with status 2; argument-parser's default
 // for validation errors is 64.
+/// `--name -1` as `--name=-1`: argument-parser takes a token starting with `-` for an option,
+/// so a negative number after an option would be "missing". A negative number is never an
+/// option name here, and no command takes a positional number, so this changes nothing else.
+func joiningNegativeNumbers(_ args: [String]) -> [String] {
+  var out: [String] = []
+  var i = 0
+  while i < args.count {
+    let a = args[i]
+    if a == "--" {
+      out += args[i...]
+      break
+    }
+    if a.hasPrefix("--"), a.count > 2, !a.contains("="), i + 1 < args.count,
+      isNegativeNumber(args[i + 1])
+    {
+      out.append(a + "=" + args[i + 1])
+      i += 2
+      continue
+    }
+    out.append(a)
+    i += 1
+  }
+  return out
+}
+
+func isNegativeNumber(_ s: String) -> Bool {
+  guard s.hasPrefix("-"), s.count > 1 else { return false }
+  let rest = s.dropFirst()
+  if ["inf", "infinity", "nan"].contains(rest.lowercased()) { return true }
+  return Double(rest) != nil && (rest.first?.isNumber == true || rest.first == ".")
+}
+
 do {
-  var command = try TailSweepCommand.parseAsRoot()
+  var command = try TailSweepCommand.parseAsRoot(
+    joiningNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
   try command.run()
 } catch {
   let code = TailSweepCommand.exitCode(for: error)

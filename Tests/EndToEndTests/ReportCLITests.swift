@@ -109,7 +109,8 @@ enum ReportFixture {
   #expect(out.status == 0, "stderr: \(out.stderr)")
   let lines = out.stdout.split(separator: "\n").map(String.init)
   #expect(
-    lines.first?.hasPrefix("width,sigma,n_ok,n_diverged,n_failed,n_pending,pruningRatio_n,") == true
+    lines.first?.hasPrefix(
+      "width,sigma,okCount,divergedCount,failedCount,pendingCount,pruningRatioN,") == true
   )
   #expect(lines.contains { $0.hasPrefix("64,0.5,2,1,0,0,2,") })  // seed 2 diverged
   #expect(lines.contains { $0.hasPrefix("64,0,2,0,0,1,2,") })  // seed 3 pending

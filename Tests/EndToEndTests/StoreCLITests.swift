@@ -172,7 +172,7 @@ import Testing
   }
 
   @Test func statusShowsCountsAndWorkers() throws {
-    let (dir, _, _) = try filledResults()
+    let (dir, _, trials) = try filledResults()
     // Default location: the only folder under ./results.
     let s = try Binary.run(["status"], in: dir)
     #expect(s.status == 0, "\(s.stderr)")
@@ -182,6 +182,11 @@ import Testing
     #expect(
       lines.contains("trials: 5 total: pending 1, running 1, done 1, diverged 1, failed 1"))
     #expect(lines.contains("workers: 2"))
+    // The open lease: which trial runs where, for how long.
+    #expect(lines.contains("running now: 1"), "\(s.stdout)")
+    #expect(
+      lines.contains { $0.hasPrefix("  trial \(trials[3].id.short) attempt 1 on alpha for ") },
+      "\(s.stdout)")
     let alpha = try #require(lines.first { $0.hasPrefix("  alpha") })
     let cells = alpha.split(separator: " ").map(String.init)
     // worker host attempts running committed duplicates failed last-seen
@@ -196,7 +201,8 @@ import Testing
     #expect(csv.status == 0, "\(csv.stderr)")
     let lines = csv.stdout.split(separator: "\n").map(String.init)
     #expect(lines.count == 6)
-    #expect(lines[0].hasPrefix("trial,state,attempts,dataset,dataset_options,width,depth,eta,"))
+    #expect(
+      lines[0].hasPrefix("trial,sweep,state,attempts,dataset,datasetOptions,width,depth,eta,"))
     let header = lines[0].split(separator: ",").map(String.init)
     let first = lines[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
     #expect(first.count == header.count)
@@ -206,11 +212,13 @@ import Testing
     }
     #expect(cell("trial") == trials[0].id.hex)
     #expect(cell("state") == "done")
-    #expect(cell("dataset") == "mnist" && cell("dataset_options") == "trainLimit=1000")
+    #expect(cell("sweep") == "cli-grid")
+    #expect(cell("dataset") == "mnist" && cell("datasetOptions") == "trainLimit=1000")
     #expect(cell("width") == "32" && cell("alpha") == "1.5")
-    #expect(cell("pruning_ratio") == "0.375")
-    #expect(cell("test_accuracy") == "0.93" && cell("pruned_test_accuracy") == "0.91")
-    #expect(cell("stop_reason") == "reached_target" && cell("iterations") == "500")
+    #expect(cell("pruningRatio") == "0.375")
+    #expect(cell("testAccuracy") == "0.93" && cell("prunedTestAccuracy") == "0.91")
+    #expect(cell("stopReason") == "reached_target" && cell("iterations") == "500")
+    #expect(cell("startedAt").hasSuffix("Z") && cell("committedAt").hasSuffix("Z"))
     #expect(lines[2].contains(",diverged,") && lines[3].hasSuffix(",out of memory"))
 
     let jsonl = try Binary.run(["export", db, "--format", "jsonl"], in: dir)
@@ -224,6 +232,8 @@ import Testing
         "done", "diverged", "failed", "running", "pending",
       ])
     #expect(objects[0]["result"] is [String: Any] && objects[4]["result"] is NSNull)
+    #expect(objects[0]["sweep"] as? String == "cli-grid" && objects[0]["committedAt"] is String)
+    #expect(objects[4]["committedAt"] is NSNull && objects[0]["tailIndexNormsHill"] != nil)
 
     let out = dir.appendingPathComponent("table.md").path
     let md = try Binary.run(["export", "--format", "markdown", "--output", out], in: dir)
@@ -231,7 +241,9 @@ import Testing
     #expect(md.stdout.isEmpty)
     let table = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
     #expect(table.count == 7)
-    #expect(table[0].hasPrefix("| trial | state | attempts | dataset |"))
+    #expect(table[0].hasPrefix("| trial | sweep | state | attempts | dataset |"))
+    #expect(!table[0].contains("datasetHash"))
+    #expect(table[2].hasPrefix("| \(trials[0].id.short) | cli-grid | done |"), "\(table[2])")
     #expect(table[1].hasPrefix("| --- | --- |"))
   }
 

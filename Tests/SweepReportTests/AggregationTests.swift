@@ -87,7 +87,8 @@ private func close(_ a: Double?, _ b: Double, rel: Double = 1e-4) -> Bool {
   let it = g.summary(.iterationsToTarget)
   #expect(it.count == 2)
   #expect(close(it.mean, 150) && close(it.std, 70.71067811865476))
-  #expect(close(it.ciLow, -485.31023680873466) && close(it.ciHigh, 785.3102368087347))
+  // The t interval's lower end (−485.3) is cut to 0: no trial takes negative iterations.
+  #expect(it.ciLow == 0 && close(it.ciHigh, 785.3102368087347))
 
   // Seed 3 has no Hill estimate: 1.5 and 1.7 only.
   let hill = g.summary(.tailIndexNorms)
@@ -126,4 +127,23 @@ private func close(_ a: Double?, _ b: Double, rel: Double = 1e-4) -> Bool {
   #expect(agg.groups.map(\.values) == [[.number(64)], [.number(128)]])
   // Width 128: noisy 0.5, 0.5, 0.8 and plain 0.1 ×3 are pooled when grouping by width only.
   #expect(agg.groups[1].counts.ok == 6)
+}
+
+@Suite struct IntervalGuardTests {
+  /// Two accuracies far apart: the t interval (±12.7 standard errors) leaves [0, 1]; it is cut
+  /// to the possible values, and the table shows the cut ends, not a symmetric ±.
+  @Test func intervalsStayInTheValidRange() {
+    let s = Summary.of([0.2, 0.9, 0.95]).clipped(to: Measure.testAccuracy.validRange)
+    #expect(s.ciLow == 0 && s.ciHigh == 1)
+    #expect(s.mean == (0.2 + 0.9 + 0.95) / 3)
+    let text = SweepReport.cell(s, .testAccuracy, expected: 3)
+    #expect(text == "68.33 [0.00, 100.00]", "\(text)")
+  }
+
+  @Test func twoValuesAreTooFewForAnInterval() {
+    let s = Summary.of([0.5, 0.6])
+    #expect(SweepReport.cell(s, .pruningRatio, expected: 2) == "55.0 (n=2)")
+    let three = Summary.of([0.5, 0.6, 0.55])
+    #expect(SweepReport.cell(three, .pruningRatio, expected: 3).contains(" ± "))
+  }
 }

@@ -33,17 +33,20 @@ import Testing
   let csv = SweepReport.summaryCSVTable(agg).renderCSV()
   let lines = csv.split(separator: "\n").map(String.init)
   let header = lines[0].split(separator: ",").map(String.init)
-  #expect(header.prefix(6) == ["width", "sigma", "n_ok", "n_diverged", "n_failed", "n_pending"])
-  #expect(header.contains("pruningRatio_ci_low") && header.contains("divergedShare_mean"))
+  #expect(
+    header.prefix(6) == [
+      "width", "sigma", "okCount", "divergedCount", "failedCount", "pendingCount",
+    ])
+  #expect(header.contains("pruningRatioCiLow") && header.contains("divergedShareMean"))
   let row = try #require(lines.first { $0.hasPrefix("64,0.5,") }).split(
     separator: ",", omittingEmptySubsequences: false)
   #expect(row.count == header.count)
   let col = { (name: String) in String(row[header.firstIndex(of: name) ?? 0]) }
   #expect(
-    col("n_ok") == "3" && col("n_diverged") == "1" && col("n_failed") == "1"
-      && col("n_pending") == "1")
-  #expect(abs((Double(col("pruningRatio_mean")) ?? 0) - 0.3) < 1e-12)
-  #expect(abs((Double(col("pruningRatio_std")) ?? 0) - 0.1) < 1e-12)
+    col("okCount") == "3" && col("divergedCount") == "1" && col("failedCount") == "1"
+      && col("pendingCount") == "1")
+  #expect(abs((Double(col("pruningRatioMean")) ?? 0) - 0.3) < 1e-12)
+  #expect(abs((Double(col("pruningRatioStd")) ?? 0) - 0.1) < 1e-12)
 }
 
 @Test func csvQuotesFieldsWithCommas() {

@@ -442,11 +442,15 @@ private final class PollCounts: @unchecked Sendable {
     #expect(
       lines[1].hasPrefix(
         rows[0].id.hex
-          + ",done,1,synthetic,classes=2;dataSeed=0;inputs=20;teacherWidth=10;testSize=50;trainSize=100,64,"
+          + ",,done,1,synthetic,classes=2;dataSeed=0;inputs=20;teacherWidth=10;testSize=50;trainSize=100,64,"
       ))
     #expect(lines[1].contains(",reached_target,400,,1.5,"))
     #expect(csv.contains("\"bad, \"\"quoted\"\"\nsecond line\""))
-    #expect(lines[2].hasPrefix(rows[1].id.hex + ",pending,0,"))
+    #expect(lines[2].hasPrefix(rows[1].id.hex + ",,pending,0,"))
+    // With the store's context: the sweep's name and when the trial ran.
+    let withContext = try TrialExport.render(
+      rows, format: .csv, context: TrialExport.Context(sweep: "g", times: [:]))
+    #expect(withContext.split(separator: "\n")[1].hasPrefix(rows[0].id.hex + ",g,done,1,"))
   }
 
   @Test func jsonlRoundTripsEachRow() throws {
@@ -470,9 +474,82 @@ private final class PollCounts: @unchecked Sendable {
     let md = try TrialExport.render(rows, format: .markdown)
     let lines = md.split(separator: "\n")
     #expect(lines.count == 5)
-    #expect(lines[0].hasPrefix("| trial | state | attempts |"))
+    #expect(lines[0].hasPrefix("| trial | sweep | state | attempts |"))
+    #expect(lines[2].hasPrefix("| \(rows[0].id.short) |"))
     #expect(lines[1].hasPrefix("| --- |"))
     #expect(lines.allSatisfy { $0.hasPrefix("|") && $0.hasSuffix("|") })
     #expect(lines[4].contains("bad, \"quoted\" second line"))
+  }
+}
+
+@Suite struct SweepIdentityTests {
+  /// A store written before the sweep-identity migration: readers see each sweep as version 1
+  /// of its own name, current; the first writer adds the columns and keeps every row.
+  @Test func storeWithoutTheIdentityColumnsReadsAndMigrates() throws {
+    let path = try Fixtures.storePath()
+    var store = try SweepStore(path: path)
+    let trials = Fixtures.trials(1...3)
+    let id = try store.beginSweep(
+      name: "grid", description: "d", text: "v1", trials: trials, provenance: Fixtures.provenance)
+    try Fixtures.run(store, trials[0])
+    try store.close()
+    // Back to the schema of the previous release.
+    let q = try DatabaseQueue(path: path)
+    try q.write { db in
+      for column in ["family", "version", "definition_hash"] {
+        try db.execute(sql: "ALTER TABLE sweeps DROP COLUMN \(column)")
+      }
+      try db.execute(
+        sql: "DELETE FROM grdb_migrations WHERE identifier = 'v2-sweep-identity'")
+    }
+    try q.close()
+
+    let reader = try SweepStore(readOnlyPath: path)
+    let info = try #require(try reader.sweeps().first)
+    #expect(info.id == id && info.name == "grid" && info.family == "grid")
+    #expect(info.version == 1 && info.isCurrent && info.definitionHash == nil)
+    #expect(try reader.rows(sweepID: id).count == 3)
+    try reader.close()
+
+    store = try SweepStore(path: path)
+    let migrated = try #require(try store.sweeps().first)
+    #expect(migrated.family == "grid" && migrated.version == 1 && migrated.trialCount == 3)
+    let hash = Sweep.definitionHash(trialIDs: try store.linkedTrialIDs(sweepID: id))
+    #expect(hash == Sweep.definitionHash(trialIDs: trials.map(\.id.hex).reversed()))
+    try store.recordDefinition(sweepID: id, family: "grid", version: 1, hash: hash)
+    #expect(try store.sweeps().first?.definitionHash == hash)
+    #expect(try store.status(sweepID: id).count(.done) == 1)
+    try store.close()
+  }
+
+  /// Trials dropped from every definition (re-linking under one name, as before versioning)
+  /// are counted as unlinked.
+  @Test func unlinkedTrialsAreCounted() throws {
+    let store = try SweepStore(path: Fixtures.storePath())
+    defer { try? store.close() }
+    let t = Fixtures.trials(1...3)
+    _ = try store.beginSweep(
+      name: "grid", description: "", text: "", trials: t, provenance: Fixtures.provenance)
+    #expect(try store.unlinkedTrialCount() == 0)
+    _ = try store.beginSweep(
+      name: "grid", description: "", text: "", trials: [t[2]], provenance: Fixtures.provenance)
+    #expect(try store.unlinkedTrialCount() == 2)
+  }
+
+  /// The current definition of a name is the one run last.
+  @Test func theDefinitionRunLastIsCurrent() throws {
+    let store = try SweepStore(path: Fixtures.storePath())
+    defer { try? store.close() }
+    let t = Fixtures.trials(1...3)
+    let one = try store.beginSweep(
+      name: "grid", description: "", text: "", trials: [t[0]], provenance: Fixtures.provenance)
+    try store.recordDefinition(sweepID: one, family: "grid", version: 1, hash: "a")
+    let two = try store.beginSweep(
+      name: "grid@2", description: "", text: "", trials: [t[1]], provenance: Fixtures.provenance)
+    try store.recordDefinition(sweepID: two, family: "grid", version: 2, hash: "b")
+    #expect(try store.sweeps().filter(\.isCurrent).map(\.id) == [two])
+    _ = try store.beginSweep(
+      name: "grid", description: "", text: "", trials: [t[0]], provenance: Fixtures.provenance)
+    #expect(try store.sweeps().filter(\.isCurrent).map(\.id) == [one])
   }
 }

@@ -420,3 +420,55 @@ func timedOutLeaseOfAStuckWorkerIsNotHeldForever() {
   let out = s.handle(.ready(b, ready()), now: 20)
   #expect(out.assigns.map(\.lease.attempt) == [11])
 }
+
+// MARK: Errors that recur
+
+/// A worker's error marked `permanent: ` (invalid configuration, data missing or cut beyond its
+/// size) fails the trial at its first attempt; an unmarked error is retried.
+@Test func permanentErrorFailsTheTrialWithoutRetry() {
+  var s = Scheduler(trials: [realTrial(1), realTrial(2)], settings: patient(maxAttempts: 5))
+  #expect(s.handle(.ready(a, ready()), now: 0).newLeases == [lease(rid(1), 1)])
+  let permanent = ResultBody(
+    lease: lease(rid(1), 1), result: nil,
+    error: permanentErrorPrefix + "data/mnist/train-images-idx3-ubyte: missing")
+  let out = s.handle(.result(a, permanent), now: 1)
+  let failed = out.compactMap { action -> String? in
+    if case .fail(let t, let e) = action, t == rid(1) { return e }
+    return nil
+  }
+  #expect(failed.count == 1)
+  #expect(
+    failed.first?.hasPrefix("no retry (the error recurs on every attempt): permanent: ") == true)
+  #expect(out.requeues.isEmpty)
+  #expect(s.failedCount == 1)
+  // The next trial goes out; the failed one is not offered again.
+  #expect(out.newLeases == [lease(rid(2), 1)])
+  let transient = ResultBody(
+    lease: lease(rid(2), 1), result: nil, error: "worker ran out of memory")
+  let again = s.handle(.result(a, transient), now: 2)
+  #expect(again.requeues == [rid(2)])
+  #expect(s.failedCount == 1)
+}
+
+// MARK: Progress of running trials
+
+/// The furthest-along running lease is known from the workers' progress reports, and forgotten
+/// when its result arrives.
+@Test func leadingProgressFollowsReportsOfCurrentLeases() {
+  var s = Scheduler(trials: [realTrial(1)], settings: patient())
+  #expect(s.handle(.ready(a, ready()), now: 0).newLeases == [lease(rid(1), 1)])
+  #expect(s.leadingProgress == nil)
+  let report = ProgressBody(
+    lease: lease(rid(1), 1), iteration: 120, maxIterations: 200, trainAccuracy: 0.5)
+  _ = s.handle(.progress(a, report), now: 3)
+  #expect(s.leadingProgress?.progress == report && s.leadingProgress?.since == 0)
+  // A report for a lease the worker does not hold is ignored.
+  _ = s.handle(
+    .progress(
+      a,
+      ProgressBody(lease: lease(rid(1), 7), iteration: 190, maxIterations: 200, trainAccuracy: nil)),
+    now: 4)
+  #expect(s.leadingProgress?.progress == report)
+  _ = s.handle(.result(a, resultBody(rid(1), 1, sampleResult(config: config(1)))), now: 5)
+  #expect(s.leadingProgress == nil)
+}
