@@ -260,14 +260,8 @@ public final class WorkerLoop {
           result = try executor.run(id: body.lease.trial, config: body.config, progress: keepGoing)
         }
         outcome = ResultBody(lease: body.lease, result: result, error: nil)
-      } catch let e as ExecutorError {
-        outcome = ResultBody(lease: body.lease, result: nil, error: permanentErrorPrefix + "\(e)")
-      } catch let e as DataError {
-        // Missing or unreadable data, or a cut beyond the data set: the same on every attempt
-        // on this host.
-        outcome = ResultBody(lease: body.lease, result: nil, error: permanentErrorPrefix + "\(e)")
       } catch {
-        outcome = ResultBody(lease: body.lease, result: nil, error: "\(error)")
+        outcome = ResultBody(lease: body.lease, result: nil, error: trialErrorText(error))
       }
       box.finished = outcome
       // Wake the socket thread (a socket of our own, created and closed on this thread).
@@ -300,4 +294,18 @@ func nullTrial(_ config: TrialConfig, seconds: Double, progress: (TrainingProgre
     usleep(20_000)
   }
   return nullTrialResult(config)
+}
+
+/// The error text a worker sends for a trial that threw `error`, with `permanentErrorPrefix`
+/// when every worker would get the same error on every attempt: an invalid configuration, or a
+/// request the data set cannot satisfy (a `DataError` about no file, e.g. a trainLimit beyond
+/// its size; the data is the same everywhere, the coordinator checks its hash). A problem with
+/// this host's files (missing, unreadable, corrupt: a `DataError` naming a file) is not
+/// permanent: another worker with the data can run the trial, so the scheduler retries it.
+public func trialErrorText(_ error: any Error) -> String {
+  switch error {
+  case let e as ExecutorError: return permanentErrorPrefix + "\(e)"
+  case let e as DataError where e.file == nil: return permanentErrorPrefix + "\(e)"
+  default: return "\(error)"
+  }
 }

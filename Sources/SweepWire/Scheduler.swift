@@ -445,7 +445,6 @@ public struct Scheduler: Sendable {
     }
   }
 
-  /// Removes `l` from `w`'s leases (the worker's slot comes back with its next report).
   /// The running lease furthest along (by share of its iteration cap) among those that
   /// reported progress, with when it was sent (scheduler clock); nil when none reported yet.
   public var leadingProgress: (progress: ProgressBody, since: Double)? {
@@ -465,6 +464,7 @@ public struct Scheduler: Sendable {
     return best
   }
 
+  /// Removes `l` from `w`'s leases (the worker's slot comes back with its next report).
   mutating func release(_ l: Lease, from w: WorkerID) {
     workers[w]?.leases[l] = nil
   }

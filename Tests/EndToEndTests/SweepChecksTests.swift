@@ -87,18 +87,56 @@ import Testing
   }
 
   /// A coordinator that cannot check the data (remote workers have their own) and a worker
-  /// without it: the trial fails at its first attempt, and the run names `--rerun failed`.
+  /// whose data set cannot satisfy the request (a trainLimit beyond MNIST's 60000): every
+  /// worker would fail the same way, so the trial fails at its first attempt, and the run
+  /// names `--rerun failed`.
   @Test(.timeLimit(.minutes(2)))
   func anErrorThatRecursFailsTheTrialAtOnce() throws {
-    let dir = try folder([
-      "nodata.yaml": """
-      description: "data only the workers were meant to have"
-      dataset: {name: mnist, trainLimit: 100, testLimit: 100}
-      train: {width: 8, eta: 0.1, batchSize: 10, maxIterations: 10}
-      seeds: 2
-      run: {retries: 3}
-      """
-    ])
+    let rows = try distributedRun(
+      sweep: """
+        description: "a limit beyond the workers' data"
+        dataset: {name: mnist, trainLimit: 200000, testLimit: 100}
+        train: {width: 8, eta: 0.1, batchSize: 10, maxIterations: 10}
+        seeds: 2
+        run: {retries: 3}
+        """, workerData: Self.data
+    ) { log in
+      #expect(log.contains("not checked before dispatch"), "\(log)")
+      #expect(log.contains("2 trials failed (all: no retry"), "\(log)")
+      #expect(log.contains("--rerun failed"), "\(log)")
+    }
+    #expect(rows.count == 2 && rows.allSatisfy { $0.state == .failed })
+    #expect(rows.allSatisfy { $0.attempts == 1 }, "\(rows.map(\.attempts))")
+  }
+
+  /// A worker whose host lacks the data files: another worker might have them, so the error is
+  /// not permanent and the trial is retried (here up to its 2 attempts, on the only worker).
+  @Test(.timeLimit(.minutes(2)))
+  func dataMissingOnOneHostIsRetried() throws {
+    let rows = try distributedRun(
+      sweep: """
+        description: "data only the workers were meant to have"
+        dataset: {name: mnist, trainLimit: 100, testLimit: 100}
+        train: {width: 8, eta: 0.1, batchSize: 10, maxIterations: 10}
+        seeds: 2
+        run: {retries: 1}
+        """, workerData: nil
+    ) { log in
+      #expect(!log.contains("no retry"), "\(log)")
+      #expect(log.contains("2 attempts; last error:"), "\(log)")
+      #expect(log.contains("--rerun failed"), "\(log)")
+    }
+    #expect(rows.count == 2 && rows.allSatisfy { $0.state == .failed })
+    #expect(rows.allSatisfy { $0.attempts == 2 }, "\(rows.map(\.attempts))")
+  }
+
+  /// Runs `sweep` (as nodata.yaml) on a coordinator with an empty data folder (it cannot check
+  /// the data) and one worker with `workerData` (nil: an empty folder too); the coordinator must
+  /// exit 1 (failed trials). Checks its log with `checkLog`, returns the store's rows.
+  private func distributedRun(
+    sweep: String, workerData: String?, checkLog: (String) -> Void
+  ) throws -> [TrialRow] {
+    let dir = try folder(["nodata.yaml": sweep])
     defer { try? FileManager.default.removeItem(at: dir) }
     let empty = dir.appendingPathComponent("empty-data")
     try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
@@ -111,21 +149,16 @@ import Testing
     defer { coordinator.stop() }
     let worker = try DistributedProcess(
       [
-        "worker", "--connect", endpoint, "--id", "w1", "--data", empty.path,
+        "worker", "--connect", endpoint, "--id", "w1", "--data", workerData ?? empty.path,
         "--coordinator-timeout", "20",
       ] + Dist.fastTiming, in: dir, name: "w1")
     defer { worker.stop() }
     #expect(coordinator.wait(60) == 1, "\(coordinator.log)")
-    let log = coordinator.log
-    #expect(log.contains("not checked before dispatch"), "\(log)")
-    #expect(log.contains("2 trials failed (all: no retry"), "\(log)")
-    #expect(log.contains("--rerun failed"), "\(log)")
+    checkLog(coordinator.log)
     let store = try SweepStore(
       readOnlyPath: dir.appendingPathComponent("results/nodata/sweep.sqlite").path)
     defer { try? store.close() }
-    let rows = try store.rows(sweepID: nil)
-    #expect(rows.count == 2 && rows.allSatisfy { $0.state == .failed })
-    #expect(rows.allSatisfy { $0.attempts == 1 }, "\(rows.map(\.attempts))")
+    return try store.rows(sweepID: nil)
   }
 
   @Test func aChangedDefinitionIsANewVersionAndTheDefaultEverywhere() throws {

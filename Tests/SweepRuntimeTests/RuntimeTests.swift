@@ -396,3 +396,17 @@ extension Array {
   #expect(report.exhausted?.contains("exit status 1") == true)
   #expect(exits == 5)  // 2 first starts + 3 restarts
 }
+
+/// Which trial errors are sent as permanent (no retry): those every worker would hit on every
+/// attempt. A data file missing on one host is not one of them: another worker may have it.
+@Test func onlyErrorsThatRecurEverywhereAreSentAsPermanent() {
+  let config = ExecutorError.invalidConfiguration("width must be ≥ 1")
+  #expect(trialErrorText(config) == permanentErrorPrefix + "\(config)")
+  let request = DataError(file: nil, "trainLimit 200000 must be in 1...60000")
+  #expect(trialErrorText(request) == permanentErrorPrefix + "\(request)")
+  let missing = DataError(file: "/data/mnist/train-images-idx3-ubyte", "missing")
+  #expect(trialErrorText(missing) == "\(missing)")
+  #expect(!trialErrorText(missing).hasPrefix(permanentErrorPrefix))
+  struct Other: Error {}
+  #expect(!trialErrorText(Other()).hasPrefix(permanentErrorPrefix))
+}
