@@ -22,8 +22,6 @@ struct TailSweepCommand: ParsableCommand {
     ])
 }
 
-// Usage errors (bad flags, bad sweep files) exit with status 2; argument-parser's default
-// for validation errors is 64.
 /// `--name -1` as `--name=-1`: argument-parser takes a token starting with `-` for an option,
 /// so a negative number after an option would be "missing". A negative number is never an
 /// option name here, and no command takes a positional number, so this changes nothing else.
@@ -56,6 +54,8 @@ func isNegativeNumber(_ s: String) -> Bool {
   return Double(rest) != nil && (rest.first?.isNumber == true || rest.first == ".")
 }
 
+// Usage errors (bad flags, bad sweep files) exit with status 2; argument-parser's default
+// for validation errors is 64.
 do {
   var command = try TailSweepCommand.parseAsRoot(
     joiningNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
