@@ -32,6 +32,13 @@ var allTargets: [Target] = [
     dependencies: ["SweepSpec", .product(name: "GRDB", package: "GRDB.swift")],
     swiftSettings: strict),
   .target(name: "SweepReport", dependencies: ["SweepStore", "TailMath"], swiftSettings: strict),
+  // The live web view (`tailsweep serve`, `--http`): the only target that needs an HTTP server.
+  .target(
+    name: "SweepServe",
+    dependencies: [
+      "SweepStore", "SweepReport", .product(name: "FlyingFox", package: "FlyingFox"),
+      .product(name: "FlyingSocks", package: "FlyingFox"),
+    ], swiftSettings: strict),
   .target(
     name: "SweepRuntime",
     dependencies: [
@@ -41,7 +48,7 @@ var allTargets: [Target] = [
   .executableTarget(
     name: "tailsweep",
     dependencies: [
-      "SweepRuntime", "SweepReport",
+      "SweepRuntime", "SweepReport", "SweepServe",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ], swiftSettings: strict),
   .testTarget(name: "TailMathTests", dependencies: ["TailMath"], swiftSettings: strict),
@@ -117,6 +124,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
   ],
   targets: allTargets,
   swiftLanguageModes: [.v6]

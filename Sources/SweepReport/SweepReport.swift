@@ -56,13 +56,13 @@ public enum SweepReport {
   ) throws(ReportError) -> String {
     switch format {
     case .table:
-      return try tables(rows: rows, by: keys, detail: detail).map {
+      let t = try tables(rows: rows, by: keys, detail: detail).map {
         $0.renderText(maxWidth: maxWidth)
       }
-      .joined(separator: "\n")
+      return answerText(rows: rows, maxWidth: maxWidth) + t.joined(separator: "\n")
     case .markdown:
-      return try tables(rows: rows, by: keys, detail: detail).map { $0.renderMarkdown() }
-        .joined(separator: "\n")
+      let t = try tables(rows: rows, by: keys, detail: detail).map { $0.renderMarkdown() }
+      return answerMarkdown(rows: rows) + t.joined(separator: "\n")
     case .csv:
       let agg = try aggregate(rows, by: keys)
       let p = paired(rows)
@@ -117,15 +117,22 @@ public enum SweepReport {
     md += "failed \(agg.totals.failed), pending \(agg.totals.pending)). "
     md +=
       "Grouped by: \(agg.keys.isEmpty ? "nothing (all trials together)" : agg.keys.joined(separator: ", ")).\n\n"
-    md += shown.map { $0.renderMarkdown() }.joined(separator: "\n")
-    md += "\n## Figures\n\n"
+    md += answerMarkdown(rows: rows)
+    md += "## Figures\n\n"
     for f in figs { md += "![\(f.title)](figures/\(f.name).svg)\n\n" }
+    md += "## Tables\n\n"
+    md += shown.map { $0.renderMarkdown() }.joined(separator: "\n")
     files.append(("report.md", md))
     files.append(("summary.csv", summaryCSVTable(agg).renderCSV()))
     files.append(("paired.csv", pairedCSVTable(p).renderCSV()))
     files.append(("report.json", try json(rows: rows, by: keys)))
     for f in figs { files.append(("figures/\(f.name).svg", f.svg)) }
-    files.append(("index.html", indexHTML(title: title, agg: agg, tables: shown, figures: figs)))
+    files.append(
+      (
+        "index.html",
+        indexHTML(
+          title: title, agg: agg, answer: answer(rows: rows), tables: shown, figures: figs)
+      ))
 
     let fm = FileManager.default
     do {
@@ -149,9 +156,10 @@ public enum SweepReport {
   }
 
   /// A self-contained HTML page: inline CSS, the tables, and the figures as relative links.
-  static func indexHTML(title: String, agg: Aggregation, tables: [Table], figures: [Figure])
-    -> String
-  {
+  /// Order: the answer (one statement per comparison), the figures, then the tables.
+  static func indexHTML(
+    title: String, agg: Aggregation, answer: [String], tables: [Table], figures: [Figure]
+  ) -> String {
     let t = agg.totals
     var h = """
       <!DOCTYPE html>
@@ -181,7 +189,10 @@ public enum SweepReport {
       <a href="paired.csv">paired.csv</a>, <a href="report.json">report.json</a>.</p>
 
       """
-    for table in tables { h += table.renderHTML() }
+    h += "<h2>Answer</h2>\n<ul id=\"answer\">\n"
+    if answer.isEmpty { h += "<li>No paired comparison of noisy and plain SGD yet.</li>\n" }
+    for a in answer { h += "<li>\(htmlEscape(a))</li>\n" }
+    h += "</ul>\n<p class=\"notes\">\(htmlEscape(answerNote))</p>\n"
     h += "<h2>Figures</h2>\n"
     for f in figures {
       h += """
@@ -190,6 +201,8 @@ public enum SweepReport {
 
         """
     }
+    h += "<h2>Tables</h2>\n"
+    for table in tables { h += table.renderHTML() }
     h += "</body>\n</html>\n"
     return h
   }

@@ -17,7 +17,7 @@ struct TailSweepCommand: ParsableCommand {
     subcommands: [
       Train.self, Sample.self, Compress.self, DataCommand.self, Plan.self, Run.self,
       Coordinator.self, Worker.self, Keys.self, Status.self, Export.self, Report.self,
-      Bench.self, Chaos.self, StoreProbe.self,
+      Bench.self, Chaos.self, StoreProbe.self, Serve.self,
     ])
 }
 
