@@ -65,6 +65,57 @@ extension SweepReport {
     return out + line + "\n"
   }
 
+  /// The per-step noise scale `s = σ·η^(1/α)` of every noisy configuration in `rows`, and the
+  /// convention of the α = 2 arm, as table notes (none without noisy trials).
+  public static func noiseScaleNotes(_ rows: [TrialRow]) -> [String] {
+    struct Arm: Hashable, Comparable {
+      var alpha: Double
+      var sigma: Double
+      var eta: Double
+      static func < (a: Arm, b: Arm) -> Bool {
+        (a.alpha, a.sigma, a.eta) < (b.alpha, b.sigma, b.eta)
+      }
+    }
+    let arms = Set(
+      rows.map(\.config).filter(\.isNoisy).map {
+        Arm(alpha: $0.alpha, sigma: $0.sigma, eta: $0.eta)
+      }
+    ).sorted()
+    guard !arms.isEmpty else { return [] }
+    let list = arms.prefix(12).map { a in
+      "α=\(KeyValue.number(a.alpha)) σ=\(KeyValue.number(a.sigma)) η=\(KeyValue.number(a.eta)): "
+        + "s=\(noiseScaleText(sigma: a.sigma, eta: a.eta, alpha: a.alpha))"
+    }
+    var out = [
+      "Per-step noise scale s = σ·η^(1/α): " + list.joined(separator: "; ")
+        + (arms.count > 12 ? "; … (\(arms.count) in all)" : "") + "."
+    ]
+    if arms.contains(where: { $0.alpha == 2 }) {
+      out.append(
+        "α = 2 arms: the noise is SαS(2, s) = N(0, 2s²) here; the public code draws N(0, s²), "
+          + "so its Gaussian arm has 1/√2 of this standard deviation at the same σ "
+          + "(docs/method-notes.md).")
+    }
+    return out
+  }
+
+  /// `s = σ·η^(1/α)` with three significant digits.
+  public static func noiseScaleText(sigma: Double, eta: Double, alpha: Double) -> String {
+    String(format: "%.3g", sigma * Foundation.pow(eta, 1 / alpha))
+  }
+
+  /// `table` with `notes` appended.
+  static func noted(_ table: Table, _ notes: [String]) -> Table {
+    var t = table
+    t.notes += notes
+    return t
+  }
+
+  /// "ok 55 (target 50, at the iteration cap 5)" for the trial-count lines of reports.
+  static func okText(_ c: TrialCounts) -> String {
+    "ok \(c.ok) (reached the target \(c.reachedTarget), stopped at the iteration cap \(c.atCap))"
+  }
+
   /// One comparison's sentence (see `answer`).
   static func statement(_ noisy: String, _ plain: String, _ rows: [PairedRow], pointKeys: [String])
     -> String?
@@ -123,6 +174,7 @@ extension SweepReport {
       let values = Set(points.map { $0[i] }).sorted()
       let sym = ConfigKey.symbol(keys[i])
       guard let lo = values.first, let hi = values.last else { return sym }
+      if keys.count == 1 { return lo == hi ? "\(lo)" : "\(lo)–\(hi)" }
       return lo == hi ? "\(sym) = \(lo)" : "\(sym) \(lo)–\(hi)"
     }
     let names = keys.map(ConfigKey.symbol).joined(separator: ", ")

@@ -36,9 +36,10 @@ public enum SweepReport {
     rows: [TrialRow], by keys: [String]? = nil, detail: Bool = false
   ) throws(ReportError) -> [Table] {
     let agg = try aggregate(rows, by: keys)
-    var t = [summaryTable(agg)]
+    let notes = noiseScaleNotes(rows)
+    var t = [noted(summaryTable(agg), notes)]
     let p = paired(rows)
-    if !p.rows.isEmpty { t.append(pairedTable(p)) }
+    if !p.rows.isEmpty { t.append(noted(pairedTable(p), notes)) }
     if detail { t.append(detailTable(agg)) }
     return t
   }
@@ -107,13 +108,14 @@ public enum SweepReport {
     let agg = try aggregate(rows, by: keys)
     let p = paired(rows)
     let figs = figures(rows)
-    var shown = [summaryTable(agg)]
-    if !p.rows.isEmpty { shown.append(pairedTable(p)) }
+    let notes = noiseScaleNotes(rows)
+    var shown = [noted(summaryTable(agg), notes)]
+    if !p.rows.isEmpty { shown.append(noted(pairedTable(p), notes)) }
     shown.append(detailTable(agg))
 
     var files: [(String, String)] = []
     var md = "# \(title)\n\n"
-    md += "Trials: \(agg.totals.total) (ok \(agg.totals.ok), diverged \(agg.totals.diverged), "
+    md += "Trials: \(agg.totals.total) (\(okText(agg.totals)), diverged \(agg.totals.diverged), "
     md += "failed \(agg.totals.failed), pending \(agg.totals.pending)). "
     md +=
       "Grouped by: \(agg.keys.isEmpty ? "nothing (all trials together)" : agg.keys.joined(separator: ", ")).\n\n"
@@ -183,7 +185,7 @@ public enum SweepReport {
       </head>
       <body>
       <h1>\(htmlEscape(title))</h1>
-      <p>Trials: \(t.total) (ok \(t.ok), diverged \(t.diverged), failed \(t.failed), pending \(t.pending)).
+      <p>Trials: \(t.total) (\(okText(t)), diverged \(t.diverged), failed \(t.failed), pending \(t.pending)).
       Grouped by: \(htmlEscape(agg.keys.isEmpty ? "nothing" : agg.keys.joined(separator: ", "))).
       Files: <a href="report.md">report.md</a>, <a href="summary.csv">summary.csv</a>,
       <a href="paired.csv">paired.csv</a>, <a href="report.json">report.json</a>.</p>
