@@ -25,7 +25,19 @@ public final class LiveView: Sendable {
     var store: SweepStore?
     var fingerprint: Int?
     var snapshot: Snapshot?
+    /// When the store was last asked whether anything changed (monotonic seconds).
+    var checkedAt = -Double.infinity
+    /// When the last full rebuild began and how long it took.
+    var builtAt = -Double.infinity
+    var buildSeconds = 0.0
   }
+
+  /// Answers within this many seconds of the last check reuse it (many tabs, one query).
+  static let minCheckInterval = 0.25
+  /// A full rebuild (decode every result, tables, figures) waits until this many times its own
+  /// duration has passed since the last one: at most about a tenth of a core however large the
+  /// store, so a view in the coordinator's process cannot take its CPU.
+  static let rebuildSpacing = 10.0
 
   /// Creates a view of the results folder `folder` (or of a `.sqlite` file).
   public init(results folder: String, now: @escaping @Sendable () -> Date = { Date() }) {
@@ -63,6 +75,12 @@ public final class LiveView: Sendable {
         guard let store = c.store else {
           return Snapshot.waiting(storePath, now: now(), reason: "no store yet")
         }
+        let t0 = Self.monotonic()
+        if var s = c.snapshot, t0 - c.checkedAt < Self.minCheckInterval {
+          s.now = now()
+          return s
+        }
+        c.checkedAt = t0
         let sweeps = try store.sweeps()
         let current = sweeps.max { ($0.lastRunAt ?? .distantPast) < ($1.lastRunAt ?? .distantPast) }
         let status = try store.status(sweepID: current?.id)
@@ -70,15 +88,19 @@ public final class LiveView: Sendable {
         hasher.combine(status)
         hasher.combine(current)
         let fingerprint = hasher.finalize()
-        if let s = c.snapshot, c.fingerprint == fingerprint {
-          var fresh = s
-          fresh.now = now()
-          return fresh
+        if var s = c.snapshot,
+          c.fingerprint == fingerprint
+            || t0 - c.builtAt < Self.rebuildSpacing * c.buildSeconds
+        {
+          s.now = now()
+          return s
         }
         let built = try Snapshot.build(
           store: store, sweep: current, status: status, now: now(), version: fingerprint)
         c.snapshot = built
         c.fingerprint = fingerprint
+        c.builtAt = t0
+        c.buildSeconds = Self.monotonic() - t0
         return built
       } catch {
         // A store that cannot be read now (being created, migrated, a newer schema) is retried
@@ -89,6 +111,12 @@ public final class LiveView: Sendable {
         return Snapshot.waiting(storePath, now: now(), reason: "\(error)")
       }
     }
+  }
+
+  static func monotonic() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
   }
 
   /// One trial as JSON-ready data, with its attempts (nil: no such trial in the store).

@@ -22,7 +22,7 @@ enum Pages {
     #answer li { margin: 0.3em 0; }
     .err { color: #a00; font-family: monospace; font-size: 12px; white-space: pre-wrap; }
     figure { display: inline-block; margin: 0.5em 1em 0.5em 0; vertical-align: top; }
-    figure img, figure svg { max-width: 560px; border: 1px solid #ddd; }
+    figure img, figure svg { max-width: 560px; height: auto; border: 1px solid #ddd; }
     figcaption { font-size: 12px; color: #333; max-width: 560px; }
     a { color: #0050a0; }
     """
@@ -52,12 +52,13 @@ enum Pages {
       <h2>Workers</h2>
       <table id="workers"><thead><tr><th class="txt">worker</th><th class="txt">host</th><th class="txt">now running (since)</th><th class="num">leases</th><th class="num">committed</th><th class="num">failed</th><th class="txt">last seen</th></tr></thead><tbody></tbody></table>
       <p class="muted">\(esc(API.notStored))</p>
-      <h2>Latest results</h2>
-      <table id="recent"><thead><tr><th class="txt">committed</th><th class="txt">trial</th><th class="txt">state</th><th class="txt">stop</th><th class="num">iterations</th><th class="num">pruned %</th><th class="num">test acc %</th></tr></thead><tbody></tbody></table>
       <h2>Failures and divergences</h2>
       <div id="failures"><p class="muted">none</p></div>
       <h2>Figures</h2>
       <div id="figures"></div>
+      <h2>Latest results</h2>
+      <p class="muted">The 20 most recent commits; every trial has its page (links).</p>
+      <table id="recent"><thead><tr><th class="txt">committed (UTC)</th><th class="txt">trial</th><th class="txt">state</th><th class="txt">stop</th><th class="num">iterations</th><th class="num">pruned %</th><th class="num">test acc %</th></tr></thead><tbody></tbody></table>
       <h2>Tables</h2>
       <p id="tables-note" class="muted"></p>
       <div id="tables"></div>
@@ -134,8 +135,8 @@ enum Pages {
         (w.current.length ? w.current.map((l) => trialLink(l.trial, l.label) + ' (' + ago(l.startedAt, s.now) + ')').join('<br>') : 'idle') +
         '</td><td class="num">' + w.attempts + '</td><td class="num">' + w.committed + '</td><td class="num">' + w.failed +
         '</td><td class="txt">' + ago(w.lastSeen, s.now) + '</td></tr>').join('');
-      $('recent').tBodies[0].innerHTML = s.recent.map((r) => '<tr data-trial="' + r.trial + '"><td class="txt">' +
-        esc(r.committedAt) + '</td><td class="txt">' + trialLink(r.trial, r.label) + '</td><td class="txt">' + esc(r.state) +
+      $('recent').tBodies[0].innerHTML = s.recent.slice(0, 20).map((r) => '<tr data-trial="' + r.trial + '"><td class="txt">' +
+        esc(r.committedAt.slice(11, 19)) + '</td><td class="txt">' + trialLink(r.trial, r.label) + '</td><td class="txt">' + esc(r.state) +
         '</td><td class="txt">' + esc(r.stopReason) + '</td><td class="num">' + r.iterations + '</td><td class="num">' +
         num(r.prunedPercent, 1) + '</td><td class="num">' + num(r.testAccuracyPercent, 2) + '</td></tr>').join('');
       const bad = s.failures.concat(s.diverged);

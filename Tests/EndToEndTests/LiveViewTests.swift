@@ -11,7 +11,9 @@ import Testing
 /// and over plain HTTP, against real sweeps run by the built binary.
 @Suite(.serialized) struct LiveViewTests {
   /// A small real sweep of plain and noisy SGD on synthetic data: 16 trials of 0.2–0.8 s each
-  /// with one worker (debug build), so results commit one by one over several seconds.
+  /// with one worker (debug build, idle machine), so results commit one by one over several
+  /// seconds. σ = 1 at α = 1.75 prunes some 45 points more than plain SGD at these fixed seeds
+  /// (every paired CI far above 0), so the page has a definite answer to show.
   static func writeSweep(_ dir: URL, name: String, seeds: Int = 4, iterations: Int = 6000)
     throws -> String
   {
@@ -23,13 +25,13 @@ import Testing
       train:
         eta: 0.0005
         batchSize: 25
-        alpha: 1.8
+        alpha: 1.75
         targetAccuracy: 1.0
         maxIterations: \(iterations)
         evalEvery: \(iterations / 4)
       grid:
         width: [16, 32]
-        sigma: [0, 0.001]
+        sigma: [0, 1]
       seeds: \(seeds)
       """
     let path = dir.appendingPathComponent("\(name).yaml").path
@@ -147,7 +149,7 @@ import Testing
 
     // The page leads with the answer, then shows figures and tables.
     let answer = try browser.string("document.getElementById('answer').textContent")
-    #expect(answer.contains("plain SGD"), "answer: \(answer)")
+    #expect(answer.contains("α=1.75 σ=1 is more compressible than plain SGD"), "answer: \(answer)")
     #expect(try browser.string("document.querySelectorAll('#figures img').length") != "0")
     #expect(try browser.string("document.querySelectorAll('#tables table').length") == "2")
     let shot = Self.screenshotFolder(dir).appendingPathComponent("live-view.png")
