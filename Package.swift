@@ -59,6 +59,9 @@ var allTargets: [Target] = [
   .testTarget(name: "SweepStoreTests", dependencies: ["SweepStore"], swiftSettings: strict),
   .testTarget(name: "SweepReportTests", dependencies: ["SweepReport"], swiftSettings: strict),
   .testTarget(
+    name: "SweepServeTests", dependencies: ["SweepServe", "SweepStore", "SweepSpec"],
+    swiftSettings: strict),
+  .testTarget(
     name: "EndToEndTests", dependencies: ["SweepStore", "SweepSpec"], swiftSettings: strict),
   // Shared fixtures of the runtime tests: an in-memory network, ledger and fake clock.
   .target(

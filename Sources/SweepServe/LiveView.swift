@@ -33,14 +33,20 @@ public final class LiveView: Sendable {
   }
 
   /// Answers within this many seconds of the last check reuse it (many tabs, one query).
-  static let minCheckInterval = 0.25
+  let minCheckInterval: Double
   /// A full rebuild (decode every result, tables, figures) waits until this many times its own
   /// duration has passed since the last one: at most about a tenth of a core however large the
   /// store, so a view in the coordinator's process cannot take its CPU.
-  static let rebuildSpacing = 10.0
+  let rebuildSpacing: Double
 
-  /// Creates a view of the results folder `folder` (or of a `.sqlite` file).
-  public init(results folder: String, now: @escaping @Sendable () -> Date = { Date() }) {
+  /// Creates a view of the results folder `folder` (or of a `.sqlite` file). Tests pass 0 for
+  /// `minCheckInterval` and `rebuildSpacing` so every call reads the store.
+  public init(
+    results folder: String, now: @escaping @Sendable () -> Date = { Date() },
+    minCheckInterval: Double = 0.25, rebuildSpacing: Double = 10
+  ) {
+    self.minCheckInterval = minCheckInterval
+    self.rebuildSpacing = rebuildSpacing
     var isDirectory: ObjCBool = false
     if folder.hasSuffix(".sqlite")
       || (FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory)
@@ -76,7 +82,7 @@ public final class LiveView: Sendable {
           return Snapshot.waiting(storePath, now: now(), reason: "no store yet")
         }
         let t0 = Self.monotonic()
-        if var s = c.snapshot, t0 - c.checkedAt < Self.minCheckInterval {
+        if var s = c.snapshot, t0 - c.checkedAt < minCheckInterval {
           s.now = now()
           return s
         }
@@ -90,7 +96,7 @@ public final class LiveView: Sendable {
         let fingerprint = hasher.finalize()
         if var s = c.snapshot,
           c.fingerprint == fingerprint
-            || t0 - c.builtAt < Self.rebuildSpacing * c.buildSeconds
+            || t0 - c.builtAt < rebuildSpacing * c.buildSeconds
         {
           s.now = now()
           return s
