@@ -279,6 +279,64 @@ import Testing
         == mtime)
   }
 
+  @Test(.timeLimit(.minutes(3)))
+  func coordinatorWithHTTPShowsItsWorkersLeasesAndProgress() throws {
+    let dir = try Binary.temporaryDirectory("live-coord")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let sweep = try Self.writeSweep(dir, name: "livecoord", seeds: 1, iterations: 6000)
+    let port = Dist.freePort()
+    let env = ["TAILSWEEP_DATA": dir.path]
+    let c = try DistributedProcess(
+      [
+        "coordinator", sweep, "--bind", "tcp://127.0.0.1:\(port)", "--progress", "none", "--http",
+        "127.0.0.1:0",
+      ]
+        + Dist.fastTiming, in: dir, name: "coordinator", environment: env)
+    defer { c.stop() }
+    let http = try #require(Self.liveURL(c)?.port, "\(c.log)")
+    func status() -> [String: Any]? {
+      guard let r = try? HTTP.get(port: http, path: "/api/status"), r.status == 200 else {
+        return nil
+      }
+      return try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any]
+    }
+    // Before any worker: the sweep's 4 trials, none finished, no worker.
+    var first: [String: Any]?
+    #expect(
+      Dist.eventually(30) {
+        first = status()
+        return first?["total"] as? Int == 4
+      })
+    #expect(first?["finished"] as? Int == 0)
+    #expect((first?["workers"] as? [Any])?.isEmpty == true)
+    let w = try DistributedProcess(
+      [
+        "worker", "--connect", "tcp://127.0.0.1:\(port)", "--id", "wlive", "--coordinator-timeout",
+        "20",
+      ]
+        + Dist.fastTiming, in: dir, name: "wlive", environment: env)
+    defer { w.stop() }
+    var leases: Set<String> = []
+    var finished: Set<Int> = []
+    while c.process.isRunning {
+      if let s = status() {
+        if let f = s["finished"] as? Int { finished.insert(f) }
+        for worker in s["workers"] as? [[String: Any]] ?? []
+        where worker["worker"] as? String == "wlive" {
+          for l in worker["current"] as? [[String: Any]] ?? [] {
+            if let t = l["trial"] as? String { leases.insert(t) }
+          }
+        }
+      }
+      usleep(100_000)
+    }
+    #expect(c.wait(5) == 0, "\(c.log)")
+    // Trials take 0.2 s or more each and the view was asked every 0.1 s: it showed the worker
+    // holding leases, and the count of finished trials rising.
+    #expect(!leases.isEmpty, "no lease of wlive seen")
+    #expect(finished.count >= 2, "finished counts seen: \(finished.sorted())")
+  }
+
   @Test(.timeLimit(.minutes(2)))
   func aRemoteAddressNeedsTheFlagAndATokenAndEveryRequestCarriesIt() throws {
     let dir = try Binary.temporaryDirectory("live-token")
