@@ -131,12 +131,15 @@ public final class LiveServer: Sendable {
     }
     self.server = server
     let failure = Failure()
-    task = Task.detached {
-      do { try await server.run() } catch { failure.set("\(error)") }
-    }
-    // Wait for the socket (or the error) without blocking a cooperative thread: this runs on
-    // the caller's thread, which is not part of the concurrency pool.
+    // Signalled when the socket listens or the server failed (a port in use fails at once).
     let ready = DispatchSemaphore(value: 0)
+    task = Task.detached {
+      do { try await server.run() } catch {
+        failure.set("\(error)")
+        ready.signal()
+      }
+    }
+    // Wait on the caller's thread, which is not part of the concurrency pool.
     let listening = Failure()
     Task.detached {
       do {

@@ -372,6 +372,10 @@ import Testing
         port: port, path: "/api/tables", headers: ["Cookie": "a=b; tailsweep_token=\(token)"]
       )
       .status == 200)
+    // A second view on the same port fails at once, saying why.
+    let taken = try Binary.run(["serve", dir.path, "--http", "127.0.0.1:\(port)"])
+    #expect(taken.status == 2)
+    #expect(taken.stderr.contains("Address already in use"), "\(taken.stderr)")
     // No store in the folder yet: the view says so instead of failing.
     let waiting = try HTTP.get(port: port, path: "/api/status?token=\(token)")
     let noStore = #""waiting":"no store yet""#
