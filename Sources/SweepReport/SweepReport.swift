@@ -178,9 +178,10 @@ public enum SweepReport {
       td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
       td.txt, th.txt { text-align: left; }
       p.notes { font-size: 12px; color: #444; }
-      figure { margin: 1.5em 0; }
-      figure img { max-width: 100%; border: 1px solid #ddd; }
-      figcaption { font-size: 13px; color: #333; }
+      figure { display: inline-block; vertical-align: top; margin: 0.5em 1em 0.5em 0; }
+      figure img { max-width: 560px; width: 100%; border: 1px solid #ddd; }
+      figcaption { font-size: 13px; color: #333; max-width: 560px; }
+      ul#answer li { margin: 0.3em 0; }
       </style>
       </head>
       <body>
