@@ -8,7 +8,8 @@ import Foundation
 /// socket), for the browser tests of the live view and the static report.
 ///
 /// `scripts/setup.sh test` installs Debian's `chromium`. Where it cannot run, the tests that need
-/// it are skipped with that reason, except under CI (`$CI` set), where they run and fail.
+/// it are skipped with that reason, except under `make test` or CI (`required`), where they run
+/// and fail.
 final class Chromium {
   /// The browser executable, if one is installed.
   static let executable: String? = {
@@ -21,8 +22,12 @@ final class Chromium {
     return nil
   }()
 
-  /// Whether the tests must run (CI): then a missing browser is a failure, not a skip.
-  static let required = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty } ?? false
+  /// Whether the tests must run (`make test`, which CI runs, sets TAILSWEEP_REQUIRE_BROWSER=1;
+  /// or `$CI` is set): then a browser that cannot run is a failure, not a skip.
+  static let required: Bool = {
+    let env = ProcessInfo.processInfo.environment
+    return env["TAILSWEEP_REQUIRE_BROWSER"] == "1" || !(env["CI"] ?? "").isEmpty
+  }()
 
   /// Whether a browser test should run: Chromium starts here, or CI requires it.
   static let enabled: Bool = {
