@@ -144,8 +144,10 @@ extension SweepReport {
       } else if above == 0 && below == 0 {
         text += withCI.count == 1 ? ", 95 % CI includes 0" : ", every 95 % CI includes 0"
       } else {
-        text += ", 95 % CI above 0 at \(above), below 0 at \(below), including 0 at "
-        text += "\(withCI.count - above - below) of \(withCI.count) points"
+        let counts = [
+          ("above 0", above), ("below 0", below), ("includes 0", withCI.count - above - below),
+        ].filter { $0.1 > 0 }.map { "\($0.0) at \($0.1)" }
+        text += ", 95 % CI " + counts.joined(separator: ", ") + " (of \(withCI.count) points)"
       }
       parts.append(text)
       if m == .pruningRatio {

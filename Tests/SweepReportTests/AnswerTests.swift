@@ -90,3 +90,22 @@ private func comparison(gain: [Int: Double], cost: Double) -> [TrialRow] {
   #expect(headers.contains("α̂ Hill L1") && headers.contains("α̂ moment L1"))
   #expect(headers.last == "at cap")
 }
+
+@Test func answerCountsThePointsWhenIntervalsDisagree() throws {
+  var rows: [TrialRow] = []
+  for seed: UInt64 in 1...3 {
+    for width in [64, 128] {
+      // Width 64: +20 points at every seed (CI above 0); width 128: −1, +2, −1 (CI includes 0).
+      let up = width == 64 ? 0.2 + 0.001 * Double(seed) : (seed == 2 ? 0.02 : -0.01)
+      rows.append(Fixture.ok(Fixture.plain(width: width, seed: seed), pruning: 0.1))
+      rows.append(Fixture.ok(Fixture.config(width: width, seed: seed), pruning: 0.1 + up))
+    }
+  }
+  let a = try #require(SweepReport.answer(rows: rows).first)
+  #expect(
+    a.hasPrefix(
+      "α=1.75 σ=0.5 vs plain SGD at every n (64–128, 2 points): no consistent difference in "
+        + "compressibility: pruned % 0.0 to +20.2, 95 % CI above 0 at 1, includes 0 at 1 (of 2 points)"
+    ),
+    "\(a)")
+}
