@@ -6,6 +6,11 @@ import PackageDescription
 // Targets, dependencies point down only (see docs/architecture.md).
 let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"], .when(configuration: .debug))]
 
+// The live web view (`tailsweep serve`, `--http`; target SweepServe, FlyingFox). Left out with
+// TAILSWEEP_NO_SERVE=1, as scripts/static-worker.sh does: FlyingFox links FoundationNetworking,
+// which a fully static binary could only have with libcurl, and a worker needs no web server.
+let withServe = ProcessInfo.processInfo.environment["TAILSWEEP_NO_SERVE"] != "1"
+
 var allTargets: [Target] = [
   .target(name: "TailMath", swiftSettings: strict),
   .systemLibrary(
@@ -32,13 +37,6 @@ var allTargets: [Target] = [
     dependencies: ["SweepSpec", .product(name: "GRDB", package: "GRDB.swift")],
     swiftSettings: strict),
   .target(name: "SweepReport", dependencies: ["SweepStore", "TailMath"], swiftSettings: strict),
-  // The live web view (`tailsweep serve`, `--http`): the only target that needs an HTTP server.
-  .target(
-    name: "SweepServe",
-    dependencies: [
-      "SweepStore", "SweepReport", .product(name: "FlyingFox", package: "FlyingFox"),
-      .product(name: "FlyingSocks", package: "FlyingFox"),
-    ], swiftSettings: strict),
   .target(
     name: "SweepRuntime",
     dependencies: [
@@ -48,9 +46,10 @@ var allTargets: [Target] = [
   .executableTarget(
     name: "tailsweep",
     dependencies: [
-      "SweepRuntime", "SweepReport", "SweepServe",
+      "SweepRuntime", "SweepReport",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
-    ], swiftSettings: strict),
+    ] + (withServe ? ["SweepServe"] : []),
+    swiftSettings: strict + (withServe ? [.define("TAILSWEEP_SERVE")] : [])),
   .testTarget(name: "TailMathTests", dependencies: ["TailMath"], swiftSettings: strict),
   .testTarget(name: "TailNetTests", dependencies: ["TailNet"], swiftSettings: strict),
   .testTarget(name: "SweepSpecTests", dependencies: ["SweepSpec"], swiftSettings: strict),
@@ -58,9 +57,6 @@ var allTargets: [Target] = [
   .testTarget(name: "SweepWireTests", dependencies: ["SweepWire"], swiftSettings: strict),
   .testTarget(name: "SweepStoreTests", dependencies: ["SweepStore"], swiftSettings: strict),
   .testTarget(name: "SweepReportTests", dependencies: ["SweepReport"], swiftSettings: strict),
-  .testTarget(
-    name: "SweepServeTests", dependencies: ["SweepServe", "SweepStore", "SweepSpec"],
-    swiftSettings: strict),
   .testTarget(
     name: "EndToEndTests", dependencies: ["SweepStore", "SweepSpec"], swiftSettings: strict),
   // Shared fixtures of the runtime tests: an in-memory network, ledger and fake clock.
@@ -75,6 +71,21 @@ var allTargets: [Target] = [
     dependencies: ["SweepRuntime", "SweepWire", "SweepStore", "ZeroMQ", "TailSweepTestSupport"],
     swiftSettings: strict),
 ]
+
+if withServe {
+  allTargets += [
+    // The only target that needs an HTTP server.
+    .target(
+      name: "SweepServe",
+      dependencies: [
+        "SweepStore", "SweepReport", .product(name: "FlyingFox", package: "FlyingFox"),
+        .product(name: "FlyingSocks", package: "FlyingFox"),
+      ], swiftSettings: strict),
+    .testTarget(
+      name: "SweepServeTests", dependencies: ["SweepServe", "SweepStore", "SweepSpec"],
+      swiftSettings: strict),
+  ]
+}
 
 // Fuzzing (docs/reliability.md, scripts/fuzz.sh): libFuzzer targets, only with TAILSWEEP_FUZZ=1
 // and built with `--sanitize fuzzer --sanitize address` (libFuzzer provides `main`; a normal
@@ -127,8 +138,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
-    .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
-  ],
+  ] + (withServe ? [.package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1")] : []),
   targets: allTargets,
   swiftLanguageModes: [.v6]
 )

@@ -17,8 +17,8 @@ struct TailSweepCommand: ParsableCommand {
     subcommands: [
       Train.self, Sample.self, Compress.self, DataCommand.self, Plan.self, Run.self,
       Coordinator.self, Worker.self, Keys.self, Status.self, Export.self, Report.self,
-      Bench.self, Chaos.self, StoreProbe.self, Serve.self,
-    ])
+      Bench.self, Chaos.self, StoreProbe.self,
+    ] + serveCommands)
 }
 
 // Usage errors (bad flags, bad sweep files) exit with status 2; argument-parser's default
