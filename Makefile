@@ -30,7 +30,8 @@ test: setup-test lint
 	$(SWIFT) build --build-tests
 	# The static worker binary first, so that StaticWorkerTests' own build is incremental.
 	scripts/static-worker.sh .build-static/tailsweep-static >/dev/null
-	$(SWIFT) test
+	# The browser tests (LiveViewTests) must run here, never skip: setup-test installed chromium.
+	TAILSWEEP_REQUIRE_BROWSER=1 $(SWIFT) test
 	# Fuzz smoke: every libFuzzer target for 15 s (scripts/fuzz.sh 600 for the long runs).
 	scripts/fuzz.sh 15
 

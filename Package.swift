@@ -6,6 +6,11 @@ import PackageDescription
 // Targets, dependencies point down only (see docs/architecture.md).
 let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"], .when(configuration: .debug))]
 
+// The live web view (`tailsweep serve`, `--http`; target SweepServe, FlyingFox). Left out with
+// TAILSWEEP_NO_SERVE=1, as scripts/static-worker.sh does: FlyingFox links FoundationNetworking,
+// which a fully static binary could only have with libcurl, and a worker needs no web server.
+let withServe = ProcessInfo.processInfo.environment["TAILSWEEP_NO_SERVE"] != "1"
+
 var allTargets: [Target] = [
   .target(name: "TailMath", swiftSettings: strict),
   .systemLibrary(
@@ -43,7 +48,8 @@ var allTargets: [Target] = [
     dependencies: [
       "SweepRuntime", "SweepReport",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
-    ], swiftSettings: strict),
+    ] + (withServe ? ["SweepServe"] : []),
+    swiftSettings: strict + (withServe ? [.define("TAILSWEEP_SERVE")] : [])),
   .testTarget(name: "TailMathTests", dependencies: ["TailMath"], swiftSettings: strict),
   .testTarget(name: "TailNetTests", dependencies: ["TailNet"], swiftSettings: strict),
   .testTarget(name: "SweepSpecTests", dependencies: ["SweepSpec"], swiftSettings: strict),
@@ -65,6 +71,21 @@ var allTargets: [Target] = [
     dependencies: ["SweepRuntime", "SweepWire", "SweepStore", "ZeroMQ", "TailSweepTestSupport"],
     swiftSettings: strict),
 ]
+
+if withServe {
+  allTargets += [
+    // The only target that needs an HTTP server.
+    .target(
+      name: "SweepServe",
+      dependencies: [
+        "SweepStore", "SweepReport", .product(name: "FlyingFox", package: "FlyingFox"),
+        .product(name: "FlyingSocks", package: "FlyingFox"),
+      ], swiftSettings: strict),
+    .testTarget(
+      name: "SweepServeTests", dependencies: ["SweepServe", "SweepStore", "SweepSpec"],
+      swiftSettings: strict),
+  ]
+}
 
 // Fuzzing (docs/reliability.md, scripts/fuzz.sh): libFuzzer targets, only with TAILSWEEP_FUZZ=1
 // and built with `--sanitize fuzzer --sanitize address` (libFuzzer provides `main`; a normal
@@ -117,7 +138,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
-  ],
+  ] + (withServe ? [.package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1")] : []),
   targets: allTargets,
   swiftLanguageModes: [.v6]
 )

@@ -2,7 +2,7 @@
 # Prepare a machine for TailSweep: system packages, then verified data.
 #
 #   scripts/setup.sh                 everything to run sweeps (apt packages when missing, all data)
-#   scripts/setup.sh test            the same plus what the test suite needs (SLURM, munge, iproute2, rsvg, sshd)
+#   scripts/setup.sh test            the same plus what the test suite needs (SLURM, munge, iproute2, rsvg, sshd, chromium)
 #   scripts/setup.sh data [NAME]     only data: all (default), mnist, fashion-mnist, ucr, ucr/<Name>
 #
 # Idempotent and safe to rerun: apt-get runs (with one `apt-get update`) only when a package is
@@ -16,9 +16,11 @@ repo="$(cd "$here/.." && pwd)"
 data_dir="${TAILSWEEP_DATA:-$repo/data}"
 
 APT_PACKAGES=(libzmq3-dev libssl-dev libopenblas-dev libsqlite3-dev pkg-config dataset-fashion-mnist python3)
-# The tests also start a real one-node SLURM, build network-namespace hosts (with real sshd) and
-# render figures.
-TEST_PACKAGES=(slurmctld slurmd slurm-client munge iproute2 librsvg2-bin openssh-server openssh-client)
+# The tests also start a real one-node SLURM, build network-namespace hosts (with real sshd),
+# render figures and drive headless Chromium against the live view and the static report
+# (LiveViewTests).
+TEST_PACKAGES=(slurmctld slurmd slurm-client munge iproute2 librsvg2-bin openssh-server openssh-client
+  chromium fonts-dejavu-core)
 
 log() { printf 'setup: %s\n' "$*"; }
 die() { local code="$1"; shift; printf 'setup: error: %s\n' "$*" >&2; exit "$code"; }

@@ -20,8 +20,11 @@ case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
 cd "$(dirname "$0")/.."
 swift="${SWIFT:-swift}"
 scratch="${TAILSWEEP_STATIC_SCRATCH:-.build-static}"
-# The whole package (these development switches would drop the product).
+# The whole package (these development switches would drop the product), without the live web
+# view (FlyingFox needs FoundationNetworking, which a static binary could only have with libcurl;
+# a worker serves no web pages): `serve` and `--http` are not in this binary.
 unset TAILSWEEP_ONLY TAILSWEEP_FUZZ
+export TAILSWEEP_NO_SERVE=1
 flags=(-c release --static-swift-stdlib -Xswiftc -target-cpu -Xswiftc haswell
   --scratch-path "$scratch" --product tailsweep)
 

@@ -18,6 +18,9 @@ public enum Measure: String, CaseIterable, Codable, Hashable, Sendable {
   case divergedShare
   /// Hill estimate α̂ of the tail index of the first hidden layer's neuron norms.
   case tailIndexNorms
+  /// The second estimate of the same tail index: the moment estimator (Dekkers, Einmahl and
+  /// de Haan 1989) on the same k largest norms.
+  case tailIndexNormsMoment
 
   /// Column header for tables (units in the header, values shown in those units).
   public var header: String {
@@ -29,6 +32,7 @@ public enum Measure: String, CaseIterable, Codable, Hashable, Sendable {
     case .iterationsToTarget: return "iters→target"
     case .divergedShare: return "diverged"
     case .tailIndexNorms: return "α̂ Hill L1"
+    case .tailIndexNormsMoment: return "α̂ moment L1"
     }
   }
 
@@ -42,6 +46,7 @@ public enum Measure: String, CaseIterable, Codable, Hashable, Sendable {
     case .iterationsToTarget: return "iterations to target"
     case .divergedShare: return "diverged share"
     case .tailIndexNorms: return "tail index α̂ (Hill) of layer-1 neuron norms"
+    case .tailIndexNormsMoment: return "tail index α̂ (moment estimator) of layer-1 neuron norms"
     }
   }
 
@@ -51,6 +56,10 @@ public enum Measure: String, CaseIterable, Codable, Hashable, Sendable {
     case .pruningRatio, .testAccuracy, .prunedTestAccuracy, .divergedShare: return 0...1
     case .accuracyDrop: return -1...1
     case .iterationsToTarget, .tailIndexNorms: return 0...Double.greatestFiniteMagnitude
+    // The moment estimator's value is not bounded below (its extreme-value index may be
+    // negative): its intervals are not clipped.
+    case .tailIndexNormsMoment:
+      return -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
     }
   }
 
@@ -59,7 +68,7 @@ public enum Measure: String, CaseIterable, Codable, Hashable, Sendable {
     switch self {
     case .pruningRatio, .testAccuracy, .prunedTestAccuracy, .accuracyDrop, .divergedShare:
       return 100
-    case .iterationsToTarget, .tailIndexNorms: return 1
+    case .iterationsToTarget, .tailIndexNorms, .tailIndexNormsMoment: return 1
     }
   }
 
@@ -67,7 +76,8 @@ public enum Measure: String, CaseIterable, Codable, Hashable, Sendable {
   var decimals: Int {
     switch self {
     case .pruningRatio: return 1
-    case .testAccuracy, .prunedTestAccuracy, .accuracyDrop, .tailIndexNorms: return 2
+    case .testAccuracy, .prunedTestAccuracy, .accuracyDrop, .tailIndexNorms, .tailIndexNormsMoment:
+      return 2
     case .iterationsToTarget, .divergedShare: return 0
     }
   }
@@ -87,6 +97,7 @@ public enum Measure: String, CaseIterable, Codable, Hashable, Sendable {
       v = result.training.stopReason == .reachedTarget ? Double(result.training.iterations) : nil
     case .divergedShare: v = nil
     case .tailIndexNorms: v = c.layers.first?.tailIndexNorms.hill
+    case .tailIndexNormsMoment: v = c.layers.first?.tailIndexNorms.other
     }
     guard let x = v, x.isFinite else { return nil }
     return x
@@ -103,14 +114,21 @@ public struct TrialCounts: Codable, Hashable, Sendable {
   public var failed = 0
   /// Trials not finished yet (pending or running).
   public var pending = 0
+  /// Of the `ok` trials, those whose training stopped at the iteration cap (`maxIterations`)
+  /// before reaching the target accuracy; the other `ok` trials reached it.
+  public var atCap = 0
 
   /// Creates counts.
-  public init(ok: Int = 0, diverged: Int = 0, failed: Int = 0, pending: Int = 0) {
+  public init(ok: Int = 0, diverged: Int = 0, failed: Int = 0, pending: Int = 0, atCap: Int = 0) {
     self.ok = ok
     self.diverged = diverged
     self.failed = failed
     self.pending = pending
+    self.atCap = atCap
   }
+
+  /// Of the `ok` trials, those that reached the target accuracy.
+  public var reachedTarget: Int { ok - atCap }
 
   /// All trials counted.
   public var total: Int { ok + diverged + failed + pending }
@@ -239,7 +257,12 @@ extension SweepReport {
     var groups: [GroupSummary] = []
     for (values, members) in buckets {
       var counts = TrialCounts()
-      for r in members { counts.add(RowClass(r)) }
+      for r in members {
+        let c = RowClass(r)
+        counts.add(c)
+        if c == .ok && r.result?.training.stopReason == .maxIterations { counts.atCap += 1 }
+      }
+      totals.atCap += counts.atCap
       totals.ok += counts.ok
       totals.diverged += counts.diverged
       totals.failed += counts.failed

@@ -135,7 +135,15 @@ extension SweepReport {
       }
     }
     var labels: [SeriesID: String] = [:]
-    for id in ids { labels[id] = layout.label(id) }
+    for id in ids {
+      labels[id] = layout.label(id)
+      // The per-step noise scale s = σ·η^(1/α) beside σ, when one value holds for the line.
+      let scales = Set(
+        (bySeries[id] ?? []).map(\.config).filter(\.isNoisy).map {
+          noiseScaleText(sigma: $0.sigma, eta: $0.eta, alpha: $0.alpha)
+        })
+      if id.isNoisy, scales.count == 1, let s = scales.first { labels[id]? += ", s=\(s)" }
+    }
     let xName = layout.xKey == "width" ? "width" : ConfigKey.symbol(layout.xKey)
     let r = layout.budget.map { "r = \(formatKeyNumber($0))" } ?? "the budget r"
     let seedsNote = "mean over seeds, bars: 95 % CI (Student t)"
@@ -272,31 +280,37 @@ extension SweepReport {
                 }
               })
           }, yLimits: (0, 1))))
-    // Training curves: one trial per line (the smallest seed with a history), not averaged.
+    // Training curves: mean over seeds per evaluation, the 95 % CI as a band. Trials stop at
+    // different iterations (target reached), so later points average the seeds still training.
     var training: [PlotSeries] = []
     for id in ids {
-      let candidates = atMax(bySeries[id] ?? []).filter {
-        !($0.result?.training.history.isEmpty ?? true)
+      let members = atMax(bySeries[id] ?? []).filter {
+        RowClass($0) == .ok && !($0.result?.training.history.isEmpty ?? true)
       }
-      guard let pick = candidates.min(by: { ($0.config.seed, $0.id) < ($1.config.seed, $1.id) }),
-        let h = pick.result?.training.history
-      else { continue }
-      let tag = " (seed \(pick.config.seed)\(RowClass(pick) == .diverged ? ", diverged" : ""))"
-      training.append(
-        series(
-          id, h.map { PlotPoint(x: Double($0.iteration), y: $0.trainAccuracy * 100) },
-          suffix: tag + " — train"))
-      training.append(
-        series(
-          id, h.map { PlotPoint(x: Double($0.iteration), y: $0.testAccuracy * 100) },
-          suffix: tag + " — test", dashed: true))
+      guard !members.isEmpty else { continue }
+      let seedsText = " (\(members.count) seed\(members.count == 1 ? "" : "s"))"
+      var train = series(
+        id,
+        curve(members, scale: 100) { res in
+          res.training.history.map { (Double($0.iteration), $0.trainAccuracy) }
+        }, suffix: seedsText + " — train")
+      train.band = true
+      var test = series(
+        id,
+        curve(members, scale: 100) { res in
+          res.training.history.map { (Double($0.iteration), $0.testAccuracy) }
+        }, suffix: seedsText + " — test", dashed: true)
+      test.band = true
+      training += [train, test]
     }
     figs.append(
       figure(
         "training_curves",
         LinePlot(
-          title: "Training curves, one seed per line",
-          subtitle: subtitle(atMaxText + " · single trials, no averaging"), xLabel: "SGD iteration",
+          title: "Training curves, mean over seeds",
+          subtitle: subtitle(
+            atMaxText + " · band: 95 % CI (Student t) over the seeds still training"),
+          xLabel: "SGD iteration",
           yLabel: "accuracy (%)", xLog: false, series: training, yLimits: (0, 100), dodge: false)))
     let tailSeries = ids.map { id in
       series(id, points(okRows(id), scale: 1) { $0.compression?.layers.first?.tailIndexNorms.hill })

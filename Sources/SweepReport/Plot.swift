@@ -32,15 +32,20 @@ public struct PlotSeries: Hashable, Sendable {
   /// A reference level drawn across the whole plot at the first point's y (its interval as a
   /// shaded band), e.g. plain SGD at σ = 0 on a log σ axis where 0 has no place.
   public var isReference: Bool
+  /// Draw the intervals as a shaded band along the line instead of error bars (for curves
+  /// with many points, e.g. training curves over seeds).
+  public var band: Bool
   /// Creates a series.
   public init(
-    label: String, points: [PlotPoint], color: Int, dashed: Bool = false, isReference: Bool = false
+    label: String, points: [PlotPoint], color: Int, dashed: Bool = false, isReference: Bool = false,
+    band: Bool = false
   ) {
     self.label = label
     self.points = points.sorted { $0.x < $1.x }
     self.color = color
     self.dashed = dashed
     self.isReference = isReference
+    self.band = band
   }
 }
 
@@ -252,7 +257,20 @@ public struct LinePlot: Sendable {
         continue
       }
       let pts = s.points.filter { $0.y.isFinite && (!xLog || $0.x > 0) && (!yLog || $0.y > 0) }
-      for p in pts {
+      if s.band {
+        // The interval as one shaded polygon: upper ends left to right, lower ends back.
+        let withCI = pts.filter {
+          ($0.low?.isFinite ?? false) && ($0.high?.isFinite ?? false)
+        }
+        if withCI.count >= 2 {
+          func clamp(_ y: Double) -> Double { min(max(py(y), plotTop), plotBottom) }
+          let upper = withCI.map { "\(f(px($0.x))),\(f(clamp($0.high ?? $0.y)))" }
+          let lower = withCI.reversed().map { "\(f(px($0.x))),\(f(clamp($0.low ?? $0.y)))" }
+          o +=
+            "<polygon class=\"band\" points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(colour)\" fill-opacity=\"0.15\" stroke=\"none\"/>\n"
+        }
+      }
+      for p in pts where !s.band {
         if let lo = p.low, let hi = p.high, lo.isFinite, hi.isFinite {
           let x = px(p.x) + shift
           let bottom = min(max(py(lo), plotTop), plotBottom)

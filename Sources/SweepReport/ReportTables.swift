@@ -4,7 +4,7 @@ extension SweepReport {
   /// Measurements shown in the summary table, in order.
   static let summaryMeasures: [Measure] = [
     .pruningRatio, .testAccuracy, .prunedTestAccuracy, .accuracyDrop, .iterationsToTarget,
-    .divergedShare, .tailIndexNorms,
+    .divergedShare, .tailIndexNorms, .tailIndexNormsMoment,
   ]
 
   /// `mean ± h` in display units, with `(k)` appended when fewer than `expected` values went in;
@@ -44,8 +44,10 @@ extension SweepReport {
           r.append(cell(g.summary(m), m, expected: g.counts.ok))
         }
       }
+      r.append("\(g.counts.atCap)/\(g.counts.ok)")
       return r
     }
+    columns.append(Table.Column("at cap"))
     let t = agg.totals
     var pooling: [String] = []
     if !agg.pooledKeys.isEmpty {
@@ -65,6 +67,10 @@ extension SweepReport {
         "pruned %: hidden parameters removed at the budget r; drop pp: unpruned − pruned test "
           + "accuracy in points; iters→target: trials that reached the target only; diverged: "
           + "share of finished trials (95% Wilson CI in the CSV).",
+        "α̂ Hill L1, α̂ moment L1: the two tail-index estimators (Hill; moment estimator of "
+          + "Dekkers et al. 1989) on the same k largest layer-1 neuron norms.",
+        "at cap: ok trials that stopped at the iteration cap before reaching the target "
+          + "accuracy, of all ok trials (the others reached it).",
       ])
   }
 
@@ -88,8 +94,10 @@ extension SweepReport {
         let s = g.summary(m)
         r += [String(s.count), raw(s.mean), raw(s.std), raw(s.ciLow), raw(s.ciHigh)]
       }
+      r.append(String(g.counts.atCap))
       return r
     }
+    columns.append(Table.Column("n_at_cap"))
     return Table(name: "summary", title: "Measurements over seeds", columns: columns, rows: rows)
   }
 

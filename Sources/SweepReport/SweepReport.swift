@@ -36,9 +36,10 @@ public enum SweepReport {
     rows: [TrialRow], by keys: [String]? = nil, detail: Bool = false
   ) throws(ReportError) -> [Table] {
     let agg = try aggregate(rows, by: keys)
-    var t = [summaryTable(agg)]
+    let notes = noiseScaleNotes(rows)
+    var t = [noted(summaryTable(agg), notes)]
     let p = paired(rows)
-    if !p.rows.isEmpty { t.append(pairedTable(p)) }
+    if !p.rows.isEmpty { t.append(noted(pairedTable(p), notes)) }
     if detail { t.append(detailTable(agg)) }
     return t
   }
@@ -56,13 +57,13 @@ public enum SweepReport {
   ) throws(ReportError) -> String {
     switch format {
     case .table:
-      return try tables(rows: rows, by: keys, detail: detail).map {
+      let t = try tables(rows: rows, by: keys, detail: detail).map {
         $0.renderText(maxWidth: maxWidth)
       }
-      .joined(separator: "\n")
+      return answerText(rows: rows, maxWidth: maxWidth) + t.joined(separator: "\n")
     case .markdown:
-      return try tables(rows: rows, by: keys, detail: detail).map { $0.renderMarkdown() }
-        .joined(separator: "\n")
+      let t = try tables(rows: rows, by: keys, detail: detail).map { $0.renderMarkdown() }
+      return answerMarkdown(rows: rows) + t.joined(separator: "\n")
     case .csv:
       let agg = try aggregate(rows, by: keys)
       let p = paired(rows)
@@ -107,25 +108,33 @@ public enum SweepReport {
     let agg = try aggregate(rows, by: keys)
     let p = paired(rows)
     let figs = figures(rows)
-    var shown = [summaryTable(agg)]
-    if !p.rows.isEmpty { shown.append(pairedTable(p)) }
+    let notes = noiseScaleNotes(rows)
+    var shown = [noted(summaryTable(agg), notes)]
+    if !p.rows.isEmpty { shown.append(noted(pairedTable(p), notes)) }
     shown.append(detailTable(agg))
 
     var files: [(String, String)] = []
     var md = "# \(title)\n\n"
-    md += "Trials: \(agg.totals.total) (ok \(agg.totals.ok), diverged \(agg.totals.diverged), "
+    md += "Trials: \(agg.totals.total) (\(okText(agg.totals)), diverged \(agg.totals.diverged), "
     md += "failed \(agg.totals.failed), pending \(agg.totals.pending)). "
     md +=
       "Grouped by: \(agg.keys.isEmpty ? "nothing (all trials together)" : agg.keys.joined(separator: ", ")).\n\n"
-    md += shown.map { $0.renderMarkdown() }.joined(separator: "\n")
-    md += "\n## Figures\n\n"
+    md += answerMarkdown(rows: rows)
+    md += "## Figures\n\n"
     for f in figs { md += "![\(f.title)](figures/\(f.name).svg)\n\n" }
+    md += "## Tables\n\n"
+    md += shown.map { $0.renderMarkdown() }.joined(separator: "\n")
     files.append(("report.md", md))
     files.append(("summary.csv", summaryCSVTable(agg).renderCSV()))
     files.append(("paired.csv", pairedCSVTable(p).renderCSV()))
     files.append(("report.json", try json(rows: rows, by: keys)))
     for f in figs { files.append(("figures/\(f.name).svg", f.svg)) }
-    files.append(("index.html", indexHTML(title: title, agg: agg, tables: shown, figures: figs)))
+    files.append(
+      (
+        "index.html",
+        indexHTML(
+          title: title, agg: agg, answer: answer(rows: rows), tables: shown, figures: figs)
+      ))
 
     let fm = FileManager.default
     do {
@@ -149,9 +158,10 @@ public enum SweepReport {
   }
 
   /// A self-contained HTML page: inline CSS, the tables, and the figures as relative links.
-  static func indexHTML(title: String, agg: Aggregation, tables: [Table], figures: [Figure])
-    -> String
-  {
+  /// Order: the answer (one statement per comparison), the figures, then the tables.
+  static func indexHTML(
+    title: String, agg: Aggregation, answer: [String], tables: [Table], figures: [Figure]
+  ) -> String {
     let t = agg.totals
     var h = """
       <!DOCTYPE html>
@@ -168,20 +178,24 @@ public enum SweepReport {
       td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
       td.txt, th.txt { text-align: left; }
       p.notes { font-size: 12px; color: #444; }
-      figure { margin: 1.5em 0; }
-      figure img { max-width: 100%; border: 1px solid #ddd; }
-      figcaption { font-size: 13px; color: #333; }
+      figure { display: inline-block; vertical-align: top; margin: 0.5em 1em 0.5em 0; }
+      figure img { max-width: 560px; width: 100%; border: 1px solid #ddd; }
+      figcaption { font-size: 13px; color: #333; max-width: 560px; }
+      ul#answer li { margin: 0.3em 0; }
       </style>
       </head>
       <body>
       <h1>\(htmlEscape(title))</h1>
-      <p>Trials: \(t.total) (ok \(t.ok), diverged \(t.diverged), failed \(t.failed), pending \(t.pending)).
+      <p>Trials: \(t.total) (\(okText(t)), diverged \(t.diverged), failed \(t.failed), pending \(t.pending)).
       Grouped by: \(htmlEscape(agg.keys.isEmpty ? "nothing" : agg.keys.joined(separator: ", "))).
       Files: <a href="report.md">report.md</a>, <a href="summary.csv">summary.csv</a>,
       <a href="paired.csv">paired.csv</a>, <a href="report.json">report.json</a>.</p>
 
       """
-    for table in tables { h += table.renderHTML() }
+    h += "<h2>Answer</h2>\n<ul id=\"answer\">\n"
+    if answer.isEmpty { h += "<li>No paired comparison of noisy and plain SGD yet.</li>\n" }
+    for a in answer { h += "<li>\(htmlEscape(a))</li>\n" }
+    h += "</ul>\n<p class=\"notes\">\(htmlEscape(answerNote))</p>\n"
     h += "<h2>Figures</h2>\n"
     for f in figures {
       h += """
@@ -190,6 +204,8 @@ public enum SweepReport {
 
         """
     }
+    h += "<h2>Tables</h2>\n"
+    for table in tables { h += table.renderHTML() }
     h += "</body>\n</html>\n"
     return h
   }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SweepRuntime
+import SweepSpec
 import TailNet
 
 /// Flags shared by the distributed commands: heartbeat timing and logging.
@@ -55,10 +56,14 @@ struct Run: ParsableCommand {
   @Option(help: "How to show progress.") var progress: ProgressStyle = .auto
   @Flag(help: "Print only the closing summary: no progress, resume note or report tables.")
   var quiet = false
+  @Option(help: "Also serve the live web view on HOST:PORT (as `tailsweep serve`).")
+  var http: String?
+  @OptionGroup var httpOptions: HTTPOptions
   @OptionGroup var data: DataDirOption
   @OptionGroup var timing: WireTimingOptions
 
   func validate() throws {
+    try httpOptions.validate(address: http)
     if let w = workers, w < 1 { throw ValidationError("--workers must be ≥ 1") }
     if let bind, !isLoopbackEndpoint(bind) {
       throw ValidationError(
@@ -78,6 +83,11 @@ struct Run: ParsableCommand {
       workers: workers ?? ProcessInfo.processInfo.activeProcessorCount, dataDirectory: data.url)
     local.workerLogLevel = timing.level
     local.nullTrialSeconds = Double(nullTrialMs) / 1000
+    let live = try http.map {
+      try httpOptions.start(
+        folder: try liveFolder(sweep: sweep, results: results, nullTrials: nullTrials), address: $0)
+    }
+    defer { live?.stop() }
     let code = try runLocalSweep(o, local: local, logger: logger)
     if code != 0 { throw ExitCode(code) }
   }
@@ -103,10 +113,14 @@ struct Coordinator: ParsableCommand {
   @Flag(help: "Null trials (dispatch benchmark): results go to null-trials.sqlite.")
   var nullTrials = false
   @Option(help: "How to show progress.") var progress: ProgressStyle = .auto
+  @Option(help: "Also serve the live web view on HOST:PORT (as `tailsweep serve`).")
+  var http: String?
+  @OptionGroup var httpOptions: HTTPOptions
   @OptionGroup var data: DataDirOption
   @OptionGroup var timing: WireTimingOptions
 
   func validate() throws {
+    try httpOptions.validate(address: http)
     if bind.isEmpty { throw ValidationError("give at least one --bind endpoint") }
     if (keys == nil) != (allow == nil) { throw ValidationError("--keys and --allow go together") }
   }
@@ -128,6 +142,11 @@ struct Coordinator: ParsableCommand {
         o.allowedKeys = try KeyFiles.loadAllowList(URL(fileURLWithPath: a))
       } catch { throw UsageError("\(error)") }
     }
+    let live = try http.map {
+      try httpOptions.start(
+        folder: try liveFolder(sweep: sweep, results: results, nullTrials: nullTrials), address: $0)
+    }
+    defer { live?.stop() }
     let code = try serveSweep(o, logger: logger)
     if code != 0 { throw ExitCode(code) }
   }
@@ -248,4 +267,12 @@ extension WireTimingOptions {
     o.dataDirectory = data.url
     return o
   }
+}
+
+/// The results folder of `sweep` under `results` (where its store is or will be), for `--http`.
+/// With null trials, its `null-trials.sqlite`.
+func liveFolder(sweep: String, results: String, nullTrials: Bool = false) throws -> String {
+  let s = try SweepLoader.load(path: sweep)
+  let folder = URL(fileURLWithPath: results).appendingPathComponent(s.name)
+  return nullTrials ? folder.appendingPathComponent("null-trials.sqlite").path : folder.path
 }

@@ -19,7 +19,7 @@ struct TailSweepCommand: ParsableCommand {
       Coordinator.self, Worker.self, Keys.self, Status.self, Export.self, Report.self,
       Sweeps.self,
       Bench.self, Chaos.self, StoreProbe.self,
-    ])
+    ] + serveCommands)
 }
 
 /// `--name -1` as `--name=-1`: argument-parser takes a token starting with `-` for an option,

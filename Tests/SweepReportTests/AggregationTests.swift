@@ -58,14 +58,16 @@ private func close(_ a: Double?, _ b: Double, rel: Double = 1e-4) -> Bool {
   let agg = try SweepReport.aggregate(Fixture.sweep)
   #expect(agg.keys == ["width", "noiseType", "alpha", "sigma"])
   #expect(agg.groups.count == 4)
-  #expect(agg.totals == TrialCounts(ok: 12, diverged: 1, failed: 1, pending: 1))
+  // One ok trial (seed 3) stopped at the iteration cap: counted apart from those at target.
+  #expect(agg.totals == TrialCounts(ok: 12, diverged: 1, failed: 1, pending: 1, atCap: 1))
+  #expect(agg.totals.reachedTarget == 11)
 }
 
 @Test func aggregationCountsDivergedFailedPendingAndAveragesOnlyCompressedTrials() throws {
   let agg = try SweepReport.aggregate(Fixture.sweep, by: ["width", "sigma"])
   #expect(agg.keys == ["width", "sigma"])
   let g = try #require(agg.groups.first { $0.values == [.number(64), .number(0.5)] })
-  #expect(g.counts == TrialCounts(ok: 3, diverged: 1, failed: 1, pending: 1))
+  #expect(g.counts == TrialCounts(ok: 3, diverged: 1, failed: 1, pending: 1, atCap: 1))
   #expect(g.seeds == [1, 2, 3, 4, 5, 6])
 
   let pr = g.summary(.pruningRatio)

@@ -85,7 +85,7 @@ private func figure(_ name: String, _ rows: [TrialRow] = Fixture.sweep) throws -
 
 @Test func pruningFigureHasOneLinePerNoiseSettingAndThePlainBaseline() throws {
   let (f, c) = try figure("pruning_ratio")
-  #expect(f.labels == ["α=1.75, σ=0.5", "plain SGD (σ=0)"])
+  #expect(f.labels == ["α=1.75, σ=0.5, s=0.134", "plain SGD (σ=0)"])
   #expect(c.series.map(\.points) == [2, 2])  // widths 64 and 128
   #expect(c.errorBars == 4)  // 3 seeds at every point
   #expect(c.texts["x-label"] == ["width n (hidden neurons per layer, log scale)"])
@@ -109,7 +109,10 @@ private func figure(_ name: String, _ rows: [TrialRow] = Fixture.sweep) throws -
   let (_, err) = try figure("error_curve")
   #expect(err.series.map(\.points) == [6, 6])  // κ ∈ {0.01, …, 0.5}
   let (f, training) = try figure("training_curves")
-  #expect(f.labels.first == "α=1.75, σ=0.5 (seed 1) — train")
+  // Mean over the seeds with a band (no error bars); s = 0.5·η^(1/1.75) beside σ.
+  #expect(f.labels.first == "α=1.75, σ=0.5, s=0.134 (3 seeds) — train")
+  #expect(f.svg.contains("<polygon class=\"band\""))
+  #expect(!f.svg.contains("class=\"errorbar\""))
   #expect(training.series.map(\.points) == [2, 2, 2, 2])  // evaluations at 0 and 100
   let (_, tail) = try figure("tail_index")
   #expect(tail.series.map(\.points) == [2, 2])

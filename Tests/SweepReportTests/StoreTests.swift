@@ -48,7 +48,7 @@ func makeStore(_ rows: [TrialRow], in dir: URL) throws -> String {
   #expect(rows.count == Fixture.sweep.count)
   let fromStore = try SweepReport.aggregate(rows, by: ["width", "sigma"])
   let direct = try SweepReport.aggregate(Fixture.sweep, by: ["width", "sigma"])
-  #expect(fromStore.totals == TrialCounts(ok: 12, diverged: 1, failed: 1, pending: 1))
+  #expect(fromStore.totals == TrialCounts(ok: 12, diverged: 1, failed: 1, pending: 1, atCap: 1))
   #expect(fromStore == direct)
   let s = try SweepReport.write(rows: rows, to: dir, by: nil)
   #expect(s.files.contains("index.html"))

@@ -1,0 +1,149 @@
+import Foundation
+import SweepSpec
+import SweepStore
+import TailNet
+import Testing
+
+@testable import SweepServe
+
+/// The live view's snapshots, against a real SQLite store that a writer (as a coordinator
+/// would) keeps open and changes between calls.
+private enum Store {
+  static func config(width: Int, sigma: Double, seed: UInt64) -> TrialConfig {
+    TrialConfig(
+      dataset: DatasetSpec(name: "synthetic"), width: width, depth: 1, eta: 0.1, batchSize: 50,
+      alpha: sigma == 0 ? 2 : 1.75, sigma: sigma, noiseType: sigma == 0 ? .none : .perNeuron,
+      targetAccuracy: 0.9, maxIterations: 500, evalEvery: 100, budget: 0.1, seed: seed)
+  }
+
+  static func result(_ c: TrialConfig, pruning: Double) -> TrialResult {
+    let e = EvalPoint(
+      iteration: 200, trainLoss: 0.1, trainAccuracy: 0.92, testLoss: 0.2, testAccuracy: 0.9)
+    let tail = TailIndexEstimate(hill: 1.6, hillK: 10, other: 1.4, otherName: "moment")
+    let layer = LayerCompression(
+      rows: c.width, columns: 20, prunedRows: Int(pruning * Double(c.width)),
+      squaredRelativeError: 0.09,
+      errorCurve: [0.01, 0.1, 0.5].map { ErrorCurvePoint(kept: $0, relativeError: 1 - $0) },
+      tailIndexNorms: tail, tailIndexEntries: tail)
+    let compression = CompressionReport(
+      budget: 0.1, pruningRatio: pruning, layers: [layer], unpruned: e, pruned: e,
+      fixedRatioCurve: [0, 0.5, 1].map {
+        FixedRatioPoint(pruned: $0, testAccuracy: 0.9 - 0.4 * $0, testLoss: 1)
+      })
+    let training = TrainingSummary(
+      stopReason: .reachedTarget, iterations: 200, wallSeconds: 1, final: e,
+      history: [
+        EvalPoint(iteration: 0, trainLoss: 2, trainAccuracy: 0.5, testLoss: 2, testAccuracy: 0.5),
+        e,
+      ])
+    return TrialResult(config: c, training: training, compression: compression, datasetHash: nil)
+  }
+}
+
+@Test func snapshotsFollowAWriterAndSayWhatIsRunningFailedAndDone() throws {
+  let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "serve-\(UUID().uuidString.prefix(8))")
+  try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(at: dir) }
+  let clock = Date(timeIntervalSince1970: 1_800_000_000)
+  let view = LiveView(
+    results: dir.path, now: { clock.addingTimeInterval(40) }, minCheckInterval: 0,
+    rebuildSpacing: 0)
+  defer { view.close() }
+
+  // No store yet: a snapshot that says so.
+  #expect(view.snapshot().waitingReason == "no store yet")
+  #expect(API.status(view.snapshot()).total == 0)
+
+  let store = try SweepStore(path: dir.appendingPathComponent("sweep.sqlite").path)
+  defer { try? store.close() }
+  let configs = [0.0, 0.5].flatMap { s in
+    (1...2).map { Store.config(width: 32, sigma: s, seed: $0) }
+  }
+  let ids = configs.map { TrialID(config: $0) }
+  _ = try store.beginSweep(
+    name: "live", description: "unit", text: "",
+    trials: configs.map { PlannedTrial(config: $0, relativeCost: 1) },
+    provenance: Provenance(
+      toolVersion: "t", gitCommit: "abc", host: "h", datasetHashes: [:], blas: "-"))
+  let start = try #require(try store.sweeps().first?.lastRunAt)
+
+  // Trial 0 committed after 10 s, trial 1 running on w2, trial 2 failed once, trial 3 pending.
+  try store.attemptStarted(trial: ids[0], attempt: 1, worker: "w1", host: "h1", at: start)
+  _ = try store.commit(
+    trial: ids[0], attempt: 1, worker: "w1", result: Store.result(configs[0], pruning: 0.1),
+    at: start.addingTimeInterval(10))
+  try store.attemptStarted(
+    trial: ids[1], attempt: 1, worker: "w2", host: "h2", at: start.addingTimeInterval(12))
+  try store.attemptStarted(
+    trial: ids[2], attempt: 1, worker: "w1", host: "h1", at: start.addingTimeInterval(11))
+  try store.attemptEnded(
+    trial: ids[2], attempt: 1, outcome: .failed, error: "out of memory",
+    at: start.addingTimeInterval(13))
+
+  let s1 = view.snapshot()
+  #expect(s1.waitingReason == nil)
+  #expect(s1.sweepName == "live")
+  #expect(s1.status?.count(.done) == 1)
+  #expect(s1.status?.count(.running) == 1)
+  #expect(s1.running.map(\.trial) == [ids[1]])
+  #expect(s1.running.first?.worker == "w2")
+  #expect(s1.failures.map(\.error) == ["out of memory"])
+  #expect(s1.recent.map(\.row.id) == [ids[0]])
+  // ETA: 1 trial finished in the run so far; 3 remain (1 running, 2 pending).
+  let elapsed = clock.addingTimeInterval(40).timeIntervalSince(start)
+  #expect(abs((s1.etaSeconds ?? 0) - 3 * elapsed) < 1e-6)
+  let status = API.status(s1)
+  #expect(status.finished == 1 && status.total == 4)
+  #expect(status.workers.first { $0.worker == "w2" }?.current.map(\.trial) == [ids[1].hex])
+  #expect(status.notStored.contains("not in sweep.sqlite"))
+
+  // A new commit changes the version; the paired answer appears once noisy and plain pair.
+  _ = try store.commit(
+    trial: ids[1], attempt: 1, worker: "w2", result: Store.result(configs[1], pruning: 0.12),
+    at: start.addingTimeInterval(20))
+  try store.attemptStarted(trial: ids[2], attempt: 2, worker: "w1", host: "h1", at: start)
+  _ = try store.commit(
+    trial: ids[2], attempt: 2, worker: "w1", result: Store.result(configs[2], pruning: 0.4),
+    at: start.addingTimeInterval(21))
+  let s2 = view.snapshot()
+  #expect(s2.version != s1.version)
+  #expect(s2.recent.map(\.row.id) == [ids[2], ids[1], ids[0]])
+  #expect(s2.answer.count == 1)
+  #expect(!s2.tables.isEmpty && !s2.figures.isEmpty)
+  // Unchanged store: the same snapshot (same version) without a rebuild.
+  #expect(view.snapshot().version == s2.version)
+
+  // A trial's detail: attempts in order, with the failure's error.
+  let d = try #require(view.trial(ids[2]))
+  #expect(d.attempts.map(\.outcome) == [.failed, .committed])
+  #expect(d.attempts.first?.error == "out of memory")
+  #expect(d.provenance?.gitCommit == "abc")
+  let page = Pages.trial(d)
+  for part in ["id=\"config\"", "id=\"attempts\"", "Training curve", "Pruning curve", "err(κ)"] {
+    #expect(page.contains(part), "trial page lacks \(part)")
+  }
+  #expect(view.trial(TrialID(config: Store.config(width: 7, sigma: 0, seed: 9))) == nil)
+}
+
+@Test func addressesAreParsedAndRemoteOnesNeedTheFlagAndAToken() throws {
+  #expect(try ServeOptions(address: "127.0.0.1:8321").parsed() == ("127.0.0.1", 8321))
+  #expect(try ServeOptions(address: "localhost:0").parsed() == ("127.0.0.1", 0))
+  #expect(try ServeOptions(address: "[::1]:9000").parsed() == ("::1", 9000))
+  for bad in ["127.0.0.1", "host.example:80", "127.0.0.1:99999", "[::1]9000", ":80"] {
+    #expect(throws: ServeError.self, "\(bad)") { try ServeOptions(address: bad).parsed() }
+  }
+  try ServeOptions(address: "127.0.0.1:0").validate()
+  #expect(throws: ServeError.self) { try ServeOptions(address: "0.0.0.0:80").validate() }
+  #expect(throws: ServeError.self) {
+    try ServeOptions(address: "0.0.0.0:80", allowRemote: true).validate()
+  }
+  #expect(throws: ServeError.self) {
+    try ServeOptions(address: "0.0.0.0:80", allowRemote: true, token: "short").validate()
+  }
+  try ServeOptions(address: "0.0.0.0:80", allowRemote: true, token: "0123456789abcdef").validate()
+  #expect(constantTimeEqual("abc", "abc"))
+  #expect(!constantTimeEqual("abc", "abd"))
+  #expect(!constantTimeEqual("abc", "abcd"))
+  #expect(!constantTimeEqual("", "a"))
+}
