@@ -31,13 +31,20 @@ struct FigureLayout {
     let configs = rows.map(\.config)
     let varying = ConfigKey.varying(in: configs)
     let x =
-      ["width", "sigma", "alpha", "eta", "batchSize", "depth"].first { varying.contains($0) }
+      ["width", "channels", "sigma", "alpha", "eta", "batchSize", "depth"].first {
+        varying.contains($0)
+      }
       ?? "width"
     xKey = x
     seriesKeys = varying.filter { $0 != x }
     var parts: [String] = []
     if let c = configs.first {
-      for key in ["dataset", "depth", "width", "eta", "batchSize", "alpha", "sigma", "budget"]
+      // A VGG has no width or depth but a channel multiplier.
+      let fixedKeys =
+        c.modelKind == .fcn
+        ? ["dataset", "depth", "width", "eta", "batchSize", "alpha", "sigma", "budget"]
+        : ["dataset", "model", "channels", "eta", "batchSize", "alpha", "sigma", "budget"]
+      for key in fixedKeys
       where !varying.contains(key) && key != x {
         guard let v = ConfigKey.value(key, of: c) else { continue }
         parts.append(key == "dataset" ? v.description : "\(ConfigKey.symbol(key))=\(v)")

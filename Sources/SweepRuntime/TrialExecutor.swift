@@ -39,7 +39,8 @@ public final class TrialExecutor: @unchecked Sendable {
     try runKeepingNetwork(id: id, config: config, progress: progress).result
   }
 
-  /// `run`, also returning the trained network (nil when it diverged or was cancelled).
+  /// `run`, also returning the trained fully connected network (nil when it diverged or was
+  /// cancelled, and for convolutional models).
   public func runKeepingNetwork(
     id: TrialID, config: TrialConfig, progress: (TrainingProgress) -> Bool
   ) throws -> (result: TrialResult, network: Network<Float>?) {
@@ -47,16 +48,45 @@ public final class TrialExecutor: @unchecked Sendable {
       throw ExecutorError.invalidConfiguration("\(p.key): \(p.message)")
     }
     let data = try dataset(config.dataset)
-    let (summary, network) = withoutActuallyEscaping(progress) { progress in
-      Trainer.train(
-        config: config, dataset: data, noiseKey: id.rngKey, clock: monotonicSeconds,
-        progress: progress)
-    }
     var compression: CompressionReport? = nil
-    if let network, summary.stopReason == .reachedTarget || summary.stopReason == .maxIterations {
-      compression = Compression.measure(
-        network: network, dataset: data, budget: config.budget, unpruned: summary.final,
-        iteration: summary.iterations)
+    func measured(_ summary: TrainingSummary) -> Bool {
+      summary.stopReason == .reachedTarget || summary.stopReason == .maxIterations
+    }
+    let summary: TrainingSummary
+    let network: Network<Float>?
+    switch config.modelKind {
+    case .fcn:
+      let trained = withoutActuallyEscaping(progress) { progress in
+        Trainer.train(
+          config: config, dataset: data, noiseKey: id.rngKey, clock: monotonicSeconds,
+          progress: progress)
+      }
+      summary = trained.summary
+      network = trained.network
+      if let network, measured(summary) {
+        compression = Compression.measure(
+          network: network, dataset: data, budget: config.budget, unpruned: summary.final,
+          iteration: summary.iterations)
+      }
+    case .vgg11:
+      guard let architecture = config.architecture(classes: data.classes),
+        architecture.input.count == data.inputs
+      else {
+        throw ExecutorError.invalidConfiguration(
+          "model vgg11 needs image data; \(config.dataset.name) has \(data.inputs) inputs")
+      }
+      let trained = withoutActuallyEscaping(progress) { progress in
+        Trainer.train(
+          config: config, architecture: architecture, dataset: data, noiseKey: id.rngKey,
+          clock: monotonicSeconds, progress: progress)
+      }
+      summary = trained.summary
+      network = nil
+      if let net = trained.network, measured(summary) {
+        compression = Compression.measure(
+          network: net, dataset: data, budget: config.budget, unpruned: summary.final,
+          iteration: summary.iterations)
+      }
     }
     let result = TrialResult(
       config: config, training: summary, compression: compression,

@@ -189,3 +189,15 @@ public struct Architecture: Hashable, Sendable {
     }
   }
 }
+
+extension DatasetSpec {
+  /// The shape of one example as an image: 1×28×28 for MNIST and Fashion-MNIST, 3×32×32 for
+  /// CIFAR-10/100 (their files are stored in this NCHW order); nil for other data.
+  public var imageShape: TensorShape? {
+    switch name.lowercased() {
+    case "mnist", "fashion-mnist": return TensorShape(channels: 1, height: 28, width: 28)
+    case "cifar10", "cifar100": return TensorShape(channels: 3, height: 32, width: 32)
+    default: return nil
+    }
+  }
+}

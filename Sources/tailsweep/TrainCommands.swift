@@ -60,17 +60,24 @@ struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Train one trial and print its outcome.",
     discussion: """
-      Trains a fully connected network with SGD plus injected symmetric α-stable noise, then
-      prunes it and measures compressibility. The same flags always give the same numbers
-      (wall time aside). Example:
+      Trains a network with SGD plus injected symmetric α-stable noise, then prunes it and
+      measures compressibility. The same flags always give the same numbers (wall time aside).
+      --model fcn (default) is the fully connected network (--width, --depth); --model vgg11 is
+      VGG-11-wide on images (--channels; filter-wise noise and filter pruning). Examples:
         tailsweep train --dataset mnist --width 256 --eta 0.1 --batch-size 100 \\
           --alpha 1.75 --sigma 0.5 --target-accuracy 0.9 --seed 1
+        tailsweep train --model vgg11 --channels 0.0625 --dataset fashion-mnist \\
+          --train-limit 2000 --eta 0.05 --sigma 0.003 --max-iterations 300
       """)
 
   @OptionGroup var data: DatasetOptions
   @OptionGroup var dataDir: DataDirOption
-  @Option(help: "n: width of every hidden layer (≥ 1).") var width: Int = 256
-  @Option(help: "Number of hidden layers (≥ 1).") var depth: Int = 1
+  @Option(help: "Network: fcn (fully connected, the default) or vgg11 (image data only).")
+  var model: String = "fcn"
+  @Option(help: "vgg11: channel multiplier m in (0, 4] (channels ⌈m·c⌉; 1 is the paper's).")
+  var channels: Double?
+  @Option(help: "fcn: n, width of every hidden layer (≥ 1; default 256).") var width: Int?
+  @Option(help: "fcn: number of hidden layers (≥ 1; default 1).") var depth: Int?
   @Option(help: "η: SGD step size (> 0).") var eta: Double = 0.1
   @Option(help: "Mini-batch size (≥ 1).") var batchSize: Int = 100
   @Option(help: "α: tail index of the noise, in (0, 2].") var alpha: Double = 1.75
@@ -92,6 +99,18 @@ struct Train: ParsableCommand {
     guard let type = NoiseType(rawValue: noiseType) else {
       throw ValidationError("--noise-type must be 0, 1, 2 or 3, got \(noiseType)")
     }
+    guard let kind = ModelKind(rawValue: model) else {
+      throw ValidationError(
+        "--model must be one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")), got \(model)"
+      )
+    }
+    if kind == .vgg11 {
+      if width != nil { throw ValidationError("--width does not apply to --model vgg11") }
+      if depth != nil { throw ValidationError("--depth does not apply to --model vgg11") }
+      if saveWeights != nil {
+        throw ValidationError("--save-weights is available for --model fcn only")
+      }
+    }
     if let p = makeConfig(type).problems().first {
       throw ValidationError("--\(Self.flagName(p.key)): \(p.message)")
     }
@@ -105,10 +124,13 @@ struct Train: ParsableCommand {
   }
 
   func makeConfig(_ type: NoiseType) -> TrialConfig {
-    TrialConfig(
-      dataset: data.spec, width: width, depth: depth, eta: eta, batchSize: batchSize,
-      alpha: alpha, sigma: sigma, noiseType: type, targetAccuracy: targetAccuracy,
-      maxIterations: maxIterations, evalEvery: evalEvery, budget: budget, seed: seed)
+    let kind = ModelKind(rawValue: model) ?? .fcn
+    return TrialConfig(
+      dataset: data.spec, width: kind == .fcn ? width ?? 256 : 1,
+      depth: kind == .fcn ? depth ?? 1 : 1, eta: eta, batchSize: batchSize, alpha: alpha,
+      sigma: sigma, noiseType: type, targetAccuracy: targetAccuracy,
+      maxIterations: maxIterations, evalEvery: evalEvery, budget: budget, seed: seed,
+      model: kind == .fcn ? nil : kind, channels: channels)
   }
 
   func run() throws {
@@ -195,9 +217,16 @@ enum OutcomeTable {
       rows.append(("pruning ratio (r=\(c.budget))", String(format: "%.4f", c.pruningRatio)))
       rows.append(("pruned train accuracy", String(format: "%.4f", c.pruned.trainAccuracy)))
       rows.append(("pruned test accuracy", String(format: "%.4f", c.pruned.testAccuracy)))
+      let cnn = result.config.modelKind != .fcn
       for (i, l) in c.layers.enumerated() {
         rows.append(
-          ("layer \(i + 1)", "\(l.rows)×\(l.columns), pruned \(l.prunedRows) rows"))
+          cnn
+            ? (
+              "conv \(i + 2)",
+              "\(l.rows) filters × \(l.columns), pruned \(l.prunedRows) filters "
+                + String(format: "(%.4f)", Double(l.prunedRows) / Double(max(l.rows, 1)))
+            )
+            : ("layer \(i + 1)", "\(l.rows)×\(l.columns), pruned \(l.prunedRows) rows"))
         rows.append(
           (
             "  err(κ)",
