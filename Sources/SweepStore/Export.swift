@@ -25,6 +25,23 @@ public enum TrialExport {
     "last_error",
   ]
 
+  /// The columns of `rows`: `columns`, then `model` and `channels` when some row is not a
+  /// fully connected network (so exports of fully connected sweeps are unchanged).
+  public static func columns(for rows: [TrialRow]) -> [String] {
+    hasModels(rows) ? columns + ["model", "channels"] : columns
+  }
+
+  static func hasModels(_ rows: [TrialRow]) -> Bool {
+    rows.contains { $0.config.modelKind != .fcn }
+  }
+
+  /// `values(_:)`, then the model and channel multiplier when `models` is true.
+  public static func values(_ row: TrialRow, models: Bool) -> [String] {
+    let base = values(row)
+    guard models else { return base }
+    return base + [row.config.modelKind.rawValue, row.config.channels.map { "\($0)" } ?? ""]
+  }
+
   /// The flat values of one row, aligned with `columns` (empty string: no value).
   public static func values(_ row: TrialRow) -> [String] {
     let c = row.config
@@ -50,14 +67,20 @@ public enum TrialExport {
   public static func render(_ rows: [TrialRow], format: ExportFormat) throws -> String {
     switch format {
     case .csv:
-      var out = columns.joined(separator: ",") + "\n"
-      for row in rows { out += values(row).map(csvField).joined(separator: ",") + "\n" }
+      let models = hasModels(rows)
+      var out = columns(for: rows).joined(separator: ",") + "\n"
+      for row in rows {
+        out += values(row, models: models).map(csvField).joined(separator: ",") + "\n"
+      }
       return out
     case .markdown:
-      var out = "| " + columns.joined(separator: " | ") + " |\n"
-      out += "|" + columns.map { _ in " --- |" }.joined() + "\n"
+      let models = hasModels(rows)
+      let header = columns(for: rows)
+      var out = "| " + header.joined(separator: " | ") + " |\n"
+      out += "|" + header.map { _ in " --- |" }.joined() + "\n"
       for row in rows {
-        out += "| " + values(row).map(markdownCell).joined(separator: " | ") + " |\n"
+        out +=
+          "| " + values(row, models: models).map(markdownCell).joined(separator: " | ") + " |\n"
       }
       return out
     case .jsonl:

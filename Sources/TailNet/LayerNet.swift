@@ -15,6 +15,8 @@ public struct LayerNet<Scalar: BLASScalar>: Sendable {
   public var weights: [[Scalar]]
   /// For each layer, its index in `weights` (nil for layers without weights).
   let weightIndex: [Int?]
+  /// Indices in `weights` of the prunable layers (noise and pruning apply to these).
+  public let prunableIndices: [Int]
 
   /// A network with all weights zero.
   public init(architecture: Architecture) {
@@ -26,7 +28,12 @@ public struct LayerNet<Scalar: BLASScalar>: Sendable {
     var index = [Int?](repeating: nil, count: architecture.layers.count)
     for (w, l) in weightLayers.enumerated() { index[l.layer] = w }
     weightIndex = index
+    let layers = architecture.weightLayers
+    prunableIndices = layers.indices.filter { layers[$0].isPrunable }
   }
+
+  /// The input shape of layer `i` (from the cached shapes: no allocation).
+  func inputShape(of i: Int) -> TensorShape { i == 0 ? architecture.input : shapes[i - 1] }
 
   /// Input values per example.
   public var inputs: Int { architecture.input.count }
@@ -52,9 +59,6 @@ public struct LayerNet<Scalar: BLASScalar>: Sendable {
     }
     return net
   }
-
-  /// Indices in `weights` of the prunable layers (noise and pruning apply to these).
-  public var prunableIndices: [Int] { weightLayers.indices.filter { weightLayers[$0].isPrunable } }
 
   /// Parameters of the prunable layers.
   public var prunableParameterCount: Int { prunableIndices.reduce(0) { $0 + weights[$1].count } }
@@ -168,7 +172,7 @@ extension LayerNet {
     precondition(rows <= ws.capacity)
     var input = x
     for (i, layer) in architecture.layers.enumerated() {
-      let inShape = architecture.inputShape(of: i)
+      let inShape = inputShape(of: i)
       let out = ws.outputs[i]
       switch layer {
       case .conv3x3(let o):
@@ -218,7 +222,7 @@ extension LayerNet {
     precondition(ws.deltas.count == architecture.layers.count - 1, "forward-only workspace")
     let last = architecture.layers.count - 1
     for i in stride(from: last, through: 0, by: -1) {
-      let inShape = architecture.inputShape(of: i)
+      let inShape = inputShape(of: i)
       let input = i == 0 ? x : UnsafePointer(ws.outputs[i - 1])
       let dOut = i == last ? ws.outputs[i] : ws.deltas[i]
       let dIn: UnsafeMutablePointer<Scalar>? = i == 0 ? nil : ws.deltas[i - 1]
