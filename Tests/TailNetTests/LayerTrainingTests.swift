@@ -99,6 +99,38 @@ import Testing
     #expect(plain.network?.weights[0] == noisyOne.network?.weights[0])
   }
 
+  /// Fingerprints (FNV-1a over bit patterns of the history and the trained weights) of tiny VGG
+  /// trials, recorded at the first version of the convolutional engine with OpenBLAS 0.3.21,
+  /// Zen core, one thread (sgemm's summation order depends on both; skipped elsewhere). Guards
+  /// bit-reproducibility across optimisations of the kernels. `TAILSWEEP_PRINT_GOLDEN=1` prints.
+  static let goldenCNN: [Int: UInt64] = [
+    0: 0x5a10_87a2_3f6b_4d99, 1: 0x862f_517d_dc76_0de6, 2: 0x6ff6_3c5d_ef89_404b,
+    3: 0x21e4_16d6_9fc0_66b7,
+  ]
+
+  @Test(
+    .enabled(if: TrainingGoldenTests.recordedCore, "recorded with OpenBLAS 0.3.21, Zen core"),
+    arguments: [0, 1, 2, 3])
+  func tinyVGGTrialMatchesItsRecordedFingerprint(noise: Int) throws {
+    BLASThreads.set(1)
+    let type = try #require(NoiseType(rawValue: noise))
+    let r = Trainer.train(
+      config: Self.config(sigma: type == .none ? 0 : 0.01, type: type, iterations: 25),
+      architecture: Self.tiny, dataset: Self.quadrants, noiseKey: 77, clock: { 0 })
+    var f = TrainingGoldenTests.Fingerprint()
+    f.add(UInt64(r.summary.iterations))
+    for p in r.summary.history {
+      for v in [p.trainLoss, p.trainAccuracy, p.testLoss, p.testAccuracy] { f.add(v.bitPattern) }
+    }
+    for w in r.network?.weights ?? [] {
+      for x in w { f.add(UInt64(x.bitPattern)) }
+    }
+    if ProcessInfo.processInfo.environment["TAILSWEEP_PRINT_GOLDEN"] != nil {
+      print("GOLDEN \(noise): 0x\(String(f.value, radix: 16)),")
+    }
+    #expect(Self.goldenCNN[noise] == f.value)
+  }
+
   @Test func smallCNNLearnsQuadrants() {
     // The training loop (batches, fused update, evaluation) on a shallow CNN built from the
     // same layer list: conv, pool, conv, pool, GAP, output. (The 8-convolution VGG without
