@@ -44,7 +44,8 @@ extension SweepReport {
         "mean ± half-width of the 95% CI (Student t over seeds); (k): only k trials had the value.",
         "Measurements use only trials with a compression report (ok); diverged (div), failed and "
           + "pending trials are counted, not averaged.",
-        "pruned %: hidden parameters removed at the budget r; drop pp: unpruned − pruned test "
+        "pruned %: prunable parameters removed at the budget r (hidden layers; a CNN's "
+          + "convolutions but the first); drop pp: unpruned − pruned test "
           + "accuracy in points; iters→target: trials that reached the target only; diverged: "
           + "share of finished trials (95% Wilson CI in the CSV).",
       ])

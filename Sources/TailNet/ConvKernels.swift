@@ -77,16 +77,22 @@ enum ConvKernels {
     }
   }
 
-  /// Copies the gemm result `tmp` (outChannels × (batch·plane)) into NCHW `y`
-  /// (batch × outChannels × plane).
-  static func toNCHW<S: BLASScalar>(
+  /// ReLU of the gemm result `tmp` (outChannels × (batch·plane)) written into NCHW `y`
+  /// (batch × outChannels × plane): `y[b, o, p] = max(tmp[o, b·plane + p], 0)` (NaN and −0
+  /// become +0, as `reluInPlace`).
+  static func toNCHWReLU<S: BLASScalar>(
     _ tmp: UnsafePointer<S>, outChannels: Int, batch: Int, plane: Int,
     into y: UnsafeMutablePointer<S>
   ) {
     let n = batch * plane
     for o in 0..<outChannels {
       for b in 0..<batch {
-        (y + (b * outChannels + o) * plane).update(from: tmp + o * n + b * plane, count: plane)
+        let src = tmp + o * n + b * plane
+        let dst = y + (b * outChannels + o) * plane
+        for p in 0..<plane {
+          let v = src[p]
+          dst[p] = v > 0 ? v : 0
+        }
       }
     }
   }
@@ -102,8 +108,9 @@ enum ConvKernels {
       for b in 0..<batch {
         let offset = (b * outChannels + o) * plane
         let d = dtmp + o * n + b * plane
-        d.update(from: dy + offset, count: plane)
-        _ = S.maskInPlace(d, by: y + offset, count: plane)
+        let g = dy + offset
+        let h = y + offset
+        for p in 0..<plane { d[p] = h[p] > 0 ? g[p] : 0 }
       }
     }
   }

@@ -187,8 +187,8 @@ extension LayerNet {
             transA: false, transB: false, m: o, n: n, k: k, alpha: 1, a: wp, lda: k,
             b: ws.col, ldb: n, beta: 0, c: ws.tmp, ldc: n)
         }
-        ConvKernels.toNCHW(ws.tmp, outChannels: o, batch: rows, plane: inShape.plane, into: out)
-        _ = Scalar.reluInPlace(out, count: rows * o * inShape.plane)
+        ConvKernels.toNCHWReLU(
+          ws.tmp, outChannels: o, batch: rows, plane: inShape.plane, into: out)
       case .maxPool2:
         guard let am = ws.argmax[i] else { preconditionFailure("pooling layer without argmax") }
         ConvKernels.maxPool(

@@ -77,6 +77,9 @@ import Testing
   }
 
   @Test func trainingIsBitReproducibleAndTheNoiseKeyMatters() {
+    // One OpenBLAS thread, as workers train: sgemm's summation order depends on the thread
+    // count, and other tests running in parallel set it to 1 (never to more).
+    BLASThreads.set(1)
     let c = Self.config(sigma: 0.01, iterations: 20)
     let a = Trainer.train(
       config: c, architecture: Self.tiny, dataset: Self.quadrants, noiseKey: 5, clock: { 0 })
