@@ -39,11 +39,10 @@ public final class TrialExecutor: @unchecked Sendable {
     try runKeepingNetwork(id: id, config: config, progress: progress).result
   }
 
-  /// `run`, also returning the trained fully connected network (nil when it diverged or was
-  /// cancelled, and for convolutional models).
+  /// `run`, also returning the trained network (nil when it diverged or was cancelled).
   public func runKeepingNetwork(
     id: TrialID, config: TrialConfig, progress: (TrainingProgress) -> Bool
-  ) throws -> (result: TrialResult, network: Network<Float>?) {
+  ) throws -> (result: TrialResult, network: TrainedNetwork?) {
     if let p = config.problems().first {
       throw ExecutorError.invalidConfiguration("\(p.key): \(p.message)")
     }
@@ -53,7 +52,7 @@ public final class TrialExecutor: @unchecked Sendable {
       summary.stopReason == .reachedTarget || summary.stopReason == .maxIterations
     }
     let summary: TrainingSummary
-    let network: Network<Float>?
+    let network: TrainedNetwork?
     switch config.modelKind {
     case .fcn:
       let trained = withoutActuallyEscaping(progress) { progress in
@@ -62,8 +61,8 @@ public final class TrialExecutor: @unchecked Sendable {
           progress: progress)
       }
       summary = trained.summary
-      network = trained.network
-      if let network, measured(summary) {
+      network = trained.network.map { .fullyConnected($0) }
+      if let network = trained.network, measured(summary) {
         compression = Compression.measure(
           network: network, dataset: data, budget: config.budget, unpruned: summary.final,
           iteration: summary.iterations)
@@ -81,7 +80,7 @@ public final class TrialExecutor: @unchecked Sendable {
           clock: monotonicSeconds, progress: progress)
       }
       summary = trained.summary
-      network = nil
+      network = trained.network.map { .layers($0) }
       if let net = trained.network, measured(summary) {
         compression = Compression.measure(
           network: net, dataset: data, budget: config.budget, unpruned: summary.final,
@@ -93,6 +92,12 @@ public final class TrialExecutor: @unchecked Sendable {
       datasetHash: data.sourceHash)
     return (result, summary.stopReason == .cancelled ? nil : network)
   }
+}
+
+/// A trained network: the fully connected `Network` or a `LayerNet` (CNN).
+public enum TrainedNetwork: Sendable {
+  case fullyConnected(Network<Float>)
+  case layers(LayerNet<Float>)
 }
 
 /// Problems that stop a trial from running at all (not scientific outcomes).

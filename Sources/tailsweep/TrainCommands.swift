@@ -90,7 +90,9 @@ struct Train: ParsableCommand {
   @Option(help: "r: pruning error budget, in [0, 1].") var budget: Double = 0.1
   @Option(help: "Seed of the trial.") var seed: UInt64 = 1
   @Option(
-    help: "Save the trained weights as .npy (PATH: layer 1; PATH.layerK.npy, PATH.output.npy).")
+    help:
+      "Save the trained weights as .npy (PATH: layer 1; PATH.layerK.npy, PATH.output.npy; a VGG's convolutions as out×in×3×3)."
+  )
   var saveWeights: String?
   @Flag(help: "Print the outcome as JSON.") var json = false
   @Option(help: "OpenBLAS threads (default 1).") var threads: Int = 1
@@ -107,9 +109,6 @@ struct Train: ParsableCommand {
     if kind == .vgg11 {
       if width != nil { throw ValidationError("--width does not apply to --model vgg11") }
       if depth != nil { throw ValidationError("--depth does not apply to --model vgg11") }
-      if saveWeights != nil {
-        throw ValidationError("--save-weights is available for --model fcn only")
-      }
     }
     if let p = makeConfig(type).problems().first {
       throw ValidationError("--\(Self.flagName(p.key)): \(p.message)")
@@ -148,7 +147,12 @@ struct Train: ParsableCommand {
       guard let network else {
         throw RuntimeFailure("no weights to save: training \(result.training.stopReason.rawValue)")
       }
-      for file in try WeightFiles.save(network, to: path) {
+      let files: [String]
+      switch network {
+      case .fullyConnected(let n): files = try WeightFiles.save(n, to: path)
+      case .layers(let n): files = try WeightFiles.save(n, to: path)
+      }
+      for file in files {
         FileHandle.standardError.write(Data("saved \(file)\n".utf8))
       }
     }
@@ -259,6 +263,26 @@ enum TailText {
 
 /// Saving trained weights as .npy files numpy and PyTorch users can load.
 enum WeightFiles {
+  /// A CNN's weight layers: the first to `path`, the others to `<stem>.layerK.npy`, the output
+  /// layer to `<stem>.output.npy`; convolutions as out × in × 3 × 3 (PyTorch's layout), linear
+  /// layers as out × in. Returns the paths written.
+  static func save(_ net: LayerNet<Float>, to path: String) throws -> [String] {
+    let stem = path.hasSuffix(".npy") ? String(path.dropLast(4)) : path
+    var written: [String] = []
+    let last = net.weights.count - 1
+    for (w, l) in net.weightLayers.enumerated() {
+      let file =
+        w == 0
+        ? (path.hasSuffix(".npy") ? path : path + ".npy")
+        : w == last ? "\(stem).output.npy" : "\(stem).layer\(w + 1).npy"
+      let shape = l.isConvolution ? [l.rows, l.columns / 9, 3, 3] : [l.rows, l.columns]
+      try Data(NPY.encode(shape: shape, float32: net.weights[w])).write(
+        to: URL(fileURLWithPath: file))
+      written.append(file)
+    }
+    return written
+  }
+
   /// Writes layer 1 to `path`, further hidden layers to `<stem>.layerK.npy` and the output
   /// layer to `<stem>.output.npy`; returns the paths written.
   static func save(_ net: Network<Float>, to path: String) throws -> [String] {

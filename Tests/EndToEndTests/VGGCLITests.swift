@@ -42,6 +42,24 @@ import Testing
     #expect(text.stdout.contains("pruning ratio (r=0.1)"), "\(text.stdout)")
   }
 
+  @Test func saveWeightsWritesConvolutionsInPyTorchLayout() throws {
+    let dir = try Binary.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let w = dir.appendingPathComponent("vgg.npy").path
+    let r = try Binary.run(
+      ["train"] + Self.tiny + ["--max-iterations", "1", "--test-limit", "20", "--save-weights", w])
+    #expect(r.status == 0, "\(r.stderr)")
+    // Multiplier 1/32: conv 1 is 4×1×3×3, conv 2 8×4×3×3, …, the output layer 10×32.
+    func header(_ name: String) throws -> String {
+      let bytes = try Data(contentsOf: dir.appendingPathComponent(name))
+      return String(decoding: bytes.prefix(128), as: UTF8.self)
+    }
+    #expect(try header("vgg.npy").contains("(4, 1, 3, 3)"))
+    #expect(try header("vgg.layer2.npy").contains("(8, 4, 3, 3)"))
+    #expect(try header("vgg.layer8.npy").contains("(32, 32, 3, 3)"))
+    #expect(try header("vgg.output.npy").contains("(10, 32)"))
+  }
+
   @Test(arguments: [
     (["--model", "vgg11", "--channels", "0.25", "--width", "64"], "--width does not apply"),
     (["--model", "vgg11"], "needs channels"),
