@@ -97,6 +97,7 @@ struct FigureLayout {
     case "eta": return "step size η (log scale)"
     case "batchSize": return "batch size b (log scale)"
     case "depth": return "depth (hidden layers)"
+    case "channels": return "channel multiplier m (VGG-11-wide, log scale)"
     default: return key
     }
   }
@@ -143,7 +144,10 @@ extension SweepReport {
     }
     var labels: [SeriesID: String] = [:]
     for id in ids { labels[id] = layout.label(id) }
-    let xName = layout.xKey == "width" ? "width" : ConfigKey.symbol(layout.xKey)
+    let xName =
+      layout.xKey == "width"
+      ? "width" : layout.xKey == "channels" ? "channel multiplier" : ConfigKey.symbol(layout.xKey)
+    let cnn = rows.contains { $0.config.modelKind != .fcn }
     let r = layout.budget.map { "r = \(formatKeyNumber($0))" } ?? "the budget r"
     let seedsNote = "mean over seeds, bars: 95 % CI (Student t)"
     func subtitle(_ extra: String) -> String {
@@ -226,7 +230,10 @@ extension SweepReport {
         "pruning_ratio",
         LinePlot(
           title: "Pruning ratio at \(r) vs \(xName)", subtitle: subtitle(seedsNote),
-          xLabel: layout.xTitle, yLabel: "hidden parameters pruned (%)", xLog: layout.xLog,
+          xLabel: layout.xTitle,
+          yLabel: cnn
+            ? "prunable parameters pruned (%, whole filters)" : "hidden parameters pruned (%)",
+          xLog: layout.xLog,
           series: ids.map { id in
             series(id, points(okRows(id), scale: 100) { $0.compression?.pruningRatio })
           }, yLimits: (0, 100))))
