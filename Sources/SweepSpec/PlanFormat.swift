@@ -31,8 +31,8 @@ extension Sweep {
       if case .dataset(let d) = v { return d.summary }
       return v.text
     }
-    // Keys no trial sets are left out (a fully connected sweep shows no model or channels).
-    // and a sweep of VGGs only no width or depth.
+    // Keys that do not apply are left out: a fully connected sweep shows no model or
+    // channels, a sweep of VGGs only no width or depth.
     let allVGG = trials.allSatisfy { $0.config.modelKind == .vgg11 }
     let keys = ConfigKeys.names.filter { k in
       switch k {
