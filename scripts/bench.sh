@@ -10,6 +10,9 @@ export OPENBLAS_NUM_THREADS=1
 echo "== time per SGD iteration (one thread) =="
 "$BIN" bench train --shapes 100:784:1000,5000:784:5000 --noise-types 1,2 --iterations 50
 echo
+echo "== VGG-11-wide SGD step against its sgemm calls (one thread) =="
+"$BIN" bench conv --channels 0.03125,0.0625,0.125,0.25 --images 1:28:28,3:32:32 --batch 100 --iterations 3
+echo
 echo "== dispatch: null trials through the coordinator, 2 local workers, group commit =="
 "$BIN" bench dispatch --workers 2 --trials 1000,10000,100000
 echo

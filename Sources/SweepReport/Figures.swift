@@ -31,13 +31,20 @@ struct FigureLayout {
     let configs = rows.map(\.config)
     let varying = ConfigKey.varying(in: configs)
     let x =
-      ["width", "sigma", "alpha", "eta", "batchSize", "depth"].first { varying.contains($0) }
+      ["width", "channels", "sigma", "alpha", "eta", "batchSize", "depth"].first {
+        varying.contains($0)
+      }
       ?? "width"
     xKey = x
     seriesKeys = varying.filter { $0 != x }
     var parts: [String] = []
     if let c = configs.first {
-      for key in ["dataset", "depth", "width", "eta", "batchSize", "alpha", "sigma", "budget"]
+      // A VGG has no width or depth but a channel multiplier.
+      let fixedKeys =
+        c.modelKind == .fcn
+        ? ["dataset", "depth", "width", "eta", "batchSize", "alpha", "sigma", "budget"]
+        : ["dataset", "model", "channels", "eta", "batchSize", "alpha", "sigma", "budget"]
+      for key in fixedKeys
       where !varying.contains(key) && key != x {
         guard let v = ConfigKey.value(key, of: c) else { continue }
         parts.append(key == "dataset" ? v.description : "\(ConfigKey.symbol(key))=\(v)")
@@ -90,6 +97,7 @@ struct FigureLayout {
     case "eta": return "step size η (log scale)"
     case "batchSize": return "batch size b (log scale)"
     case "depth": return "depth (hidden layers)"
+    case "channels": return "channel multiplier m (VGG-11-wide, log scale)"
     default: return key
     }
   }
@@ -144,7 +152,10 @@ extension SweepReport {
         })
       if id.isNoisy, scales.count == 1, let s = scales.first { labels[id]? += ", s=\(s)" }
     }
-    let xName = layout.xKey == "width" ? "width" : ConfigKey.symbol(layout.xKey)
+    let xName =
+      layout.xKey == "width"
+      ? "width" : layout.xKey == "channels" ? "channel multiplier" : ConfigKey.symbol(layout.xKey)
+    let cnn = rows.contains { $0.config.modelKind != .fcn }
     let r = layout.budget.map { "r = \(formatKeyNumber($0))" } ?? "the budget r"
     let seedsNote = "mean over seeds, bars: 95 % CI (Student t)"
     func subtitle(_ extra: String) -> String {
@@ -227,7 +238,10 @@ extension SweepReport {
         "pruning_ratio",
         LinePlot(
           title: "Pruning ratio at \(r) vs \(xName)", subtitle: subtitle(seedsNote),
-          xLabel: layout.xTitle, yLabel: "hidden parameters pruned (%)", xLog: layout.xLog,
+          xLabel: layout.xTitle,
+          yLabel: cnn
+            ? "prunable parameters pruned (%, whole filters)" : "hidden parameters pruned (%)",
+          xLog: layout.xLog,
           series: ids.map { id in
             series(id, points(okRows(id), scale: 100) { $0.compression?.pruningRatio })
           }, yLimits: (0, 100))))

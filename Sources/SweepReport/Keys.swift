@@ -63,14 +63,14 @@ public enum ConfigKey {
   /// Every key, in display order (`seed` last).
   public static let all: [String] = [
     "dataset", "depth", "width", "eta", "batchSize", "noiseType", "alpha", "sigma",
-    "targetAccuracy", "maxIterations", "evalEvery", "budget", "seed",
+    "targetAccuracy", "maxIterations", "evalEvery", "budget", "model", "channels", "seed",
   ]
 
   /// The keys that describe the injected noise; a paired comparison holds everything else fixed.
   public static let noiseKeys: Set<String> = ["alpha", "sigma", "noiseType"]
 
   /// Keys whose values are spread over orders of magnitude (drawn on a log axis).
-  static let logScale: Set<String> = ["width", "eta", "batchSize", "maxIterations"]
+  static let logScale: Set<String> = ["width", "channels", "eta", "batchSize", "maxIterations"]
 
   /// The value of `key` in `config`; nil for an unknown key.
   public static func value(_ key: String, of config: TrialConfig) -> KeyValue? {
@@ -88,6 +88,8 @@ public enum ConfigKey {
     case "evalEvery": return .number(Double(config.evalEvery))
     case "budget": return .number(config.budget)
     case "seed": return .number(Double(config.seed))
+    case "model": return .text(config.modelKind.rawValue)
+    case "channels": return .number(config.channels ?? 0)
     default: return nil
     }
   }
@@ -115,6 +117,7 @@ public enum ConfigKey {
     case "sigma": return "σ"
     case "eta": return "η"
     case "width": return "n"
+    case "channels": return "m"
     case "batchSize": return "b"
     case "noiseType": return "type"
     case "targetAccuracy": return "target"

@@ -64,7 +64,8 @@ extension SweepReport {
           + "\(Summary.minimumForInterval) seeds, too few for an interval.",
         "Measurements use only trials with a compression report (ok); diverged (div), failed and "
           + "pending trials are counted, not averaged.",
-        "pruned %: hidden parameters removed at the budget r; drop pp: unpruned − pruned test "
+        "pruned %: prunable parameters removed at the budget r (hidden layers; a CNN's "
+          + "convolutions but the first); drop pp: unpruned − pruned test "
           + "accuracy in points; iters→target: trials that reached the target only; diverged: "
           + "share of finished trials (95% Wilson CI in the CSV).",
         "α̂ Hill L1, α̂ moment L1: the two tail-index estimators (Hill; moment estimator of "

@@ -42,27 +42,62 @@ public final class TrialExecutor: @unchecked Sendable {
   /// `run`, also returning the trained network (nil when it diverged or was cancelled).
   public func runKeepingNetwork(
     id: TrialID, config: TrialConfig, progress: (TrainingProgress) -> Bool
-  ) throws -> (result: TrialResult, network: Network<Float>?) {
+  ) throws -> (result: TrialResult, network: TrainedNetwork?) {
     if let p = config.problems().first {
       throw ExecutorError.invalidConfiguration("\(p.key): \(p.message)")
     }
     let data = try dataset(config.dataset)
-    let (summary, network) = withoutActuallyEscaping(progress) { progress in
-      Trainer.train(
-        config: config, dataset: data, noiseKey: id.rngKey, clock: monotonicSeconds,
-        progress: progress)
-    }
     var compression: CompressionReport? = nil
-    if let network, summary.stopReason == .reachedTarget || summary.stopReason == .maxIterations {
-      compression = Compression.measure(
-        network: network, dataset: data, budget: config.budget, unpruned: summary.final,
-        iteration: summary.iterations)
+    func measured(_ summary: TrainingSummary) -> Bool {
+      summary.stopReason == .reachedTarget || summary.stopReason == .maxIterations
+    }
+    let summary: TrainingSummary
+    let network: TrainedNetwork?
+    switch config.modelKind {
+    case .fcn:
+      let trained = withoutActuallyEscaping(progress) { progress in
+        Trainer.train(
+          config: config, dataset: data, noiseKey: id.rngKey, clock: monotonicSeconds,
+          progress: progress)
+      }
+      summary = trained.summary
+      network = trained.network.map { .fullyConnected($0) }
+      if let network = trained.network, measured(summary) {
+        compression = Compression.measure(
+          network: network, dataset: data, budget: config.budget, unpruned: summary.final,
+          iteration: summary.iterations)
+      }
+    case .vgg11:
+      guard let architecture = config.architecture(classes: data.classes),
+        architecture.input.count == data.inputs
+      else {
+        throw ExecutorError.invalidConfiguration(
+          "model vgg11 needs image data; \(config.dataset.name) has \(data.inputs) inputs")
+      }
+      let trained = withoutActuallyEscaping(progress) { progress in
+        Trainer.train(
+          config: config, architecture: architecture, dataset: data, noiseKey: id.rngKey,
+          clock: monotonicSeconds, progress: progress)
+      }
+      summary = trained.summary
+      network = trained.network.map { .layers($0) }
+      if let net = trained.network, measured(summary) {
+        compression = Compression.measure(
+          network: net, dataset: data, budget: config.budget, unpruned: summary.final,
+          iteration: summary.iterations)
+      }
     }
     let result = TrialResult(
       config: config, training: summary, compression: compression,
       datasetHash: data.sourceHash)
     return (result, summary.stopReason == .cancelled ? nil : network)
   }
+}
+
+/// A trained network: the fully connected `Network` or a `LayerNet` (CNN).
+public enum TrainedNetwork: Sendable {
+  case fullyConnected(Network<Float>)
+  case layers(LayerNet<Float>)
 }
 
 /// Problems that stop a trial from running at all (not scientific outcomes).

@@ -58,6 +58,15 @@ extension TrialConfig {
     c.sigma = z(sigma)
     c.targetAccuracy = z(targetAccuracy)
     c.budget = z(budget)
+    // The model: fcn is the default and is left out (fully connected trials keep the ids they
+    // had before CNNs existed); a VGG's width and depth do not apply and are written as 1.
+    switch modelKind {
+    case .fcn: c.model = nil
+    case .vgg11:
+      c.width = 1
+      c.depth = 1
+    }
+    c.channels = channels.map(z)
     return c
   }
 }

@@ -28,9 +28,13 @@ extension TrialConfig {
   /// A deterministic estimate of the trial's training work, in multiply-adds up to a constant:
   /// `maxIterations × batchSize × (inputs·width + (depth−1)·width² + width·classes)`, with the
   /// data set's shape from `DatasetSpec.estimatedShape`. Evaluation and early stopping are
-  /// ignored: it ranks trials, it does not predict seconds.
+  /// ignored: it ranks trials, it does not predict seconds. A VGG counts the multiply-adds of
+  /// its forward pass per example instead of the bracket.
   public var estimatedWork: Double {
     let (inputs, classes) = dataset.estimatedShape
+    if let a = architecture(classes: classes) {
+      return Double(maxIterations) * Double(batchSize) * a.forwardMultiplyAdds
+    }
     let n = Double(width)
     let perExample =
       Double(inputs) * n + Double(max(depth - 1, 0)) * n * n + n * Double(classes)

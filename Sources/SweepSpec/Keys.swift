@@ -3,7 +3,7 @@ import TailNet
 
 /// The type of a `TrialConfig` key in a sweep file.
 enum KeyType {
-  case int, double, noise, seed, dataset
+  case int, double, noise, seed, dataset, model
 }
 
 /// A parsed value of one `TrialConfig` key.
@@ -13,6 +13,7 @@ enum Value: Hashable {
   case noise(NoiseType)
   case seed(UInt64)
   case dataset(DatasetSpec)
+  case model(ModelKind)
 
   /// How the value is shown in messages and tables.
   var text: String {
@@ -22,6 +23,7 @@ enum Value: Hashable {
     case .noise(let n): return "\(n.rawValue)"
     case .seed(let s): return "\(s)"
     case .dataset(let d): return d.name
+    case .model(let m): return m.rawValue
     }
   }
 
@@ -39,7 +41,7 @@ enum ConfigKeys {
     ("dataset", .dataset), ("width", .int), ("depth", .int), ("eta", .double),
     ("batchSize", .int), ("alpha", .double), ("sigma", .double), ("noiseType", .noise),
     ("targetAccuracy", .double), ("maxIterations", .int), ("evalEvery", .int),
-    ("budget", .double), ("seed", .seed),
+    ("budget", .double), ("seed", .seed), ("model", .model), ("channels", .double),
   ]
 
   static let names = all.map(\.name)
@@ -69,6 +71,8 @@ enum ConfigKeys {
     case "evalEvery": return .int(c.evalEvery)
     case "budget": return .double(c.budget)
     case "seed": return .seed(c.seed)
+    case "model": return .model(c.modelKind)
+    case "channels": return c.channels.map { .double($0) }
     default: return nil
     }
   }
@@ -88,6 +92,8 @@ enum ConfigKeys {
     case ("evalEvery", .int(let v)): c.evalEvery = v
     case ("budget", .double(let v)): c.budget = v
     case ("seed", .seed(let s)): c.seed = s
+    case ("model", .model(let m)): c.model = m
+    case ("channels", .double(let v)): c.channels = v
     default: break
     }
   }
@@ -123,6 +129,8 @@ enum Suggest {
     "retry": "retries", "timeout": "trialTimeout", "zipped": "zip", "if": "when",
     "match": "when", "then": "set", "values": "set", "start": "from", "stop": "to",
     "end": "to", "num": "count", "n_points": "count", "logscale": "log", "logarithmic": "log",
+    "architecture": "model", "arch": "model", "network": "model", "net": "model",
+    "multiplier": "channels", "channelmultiplier": "channels", "widthmultiplier": "channels",
   ]
 
   private static func fold(_ s: String) -> String {
@@ -240,6 +248,15 @@ enum Scalars {
         v = .noise(n)
       }
     case .dataset: v = .dataset(try DatasetReader.spec(node))
+    case .model:
+      let text = try Scalars.string(node, key: key)
+      guard let m = ModelKind(rawValue: text.lowercased()) else {
+        throw node.origin.error(
+          key,
+          "unknown model '\(text)' (expected one of: "
+            + ModelKind.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+      }
+      v = .model(m)
     }
     try check(v, key: key, origin: node.origin)
     return v
@@ -248,6 +265,9 @@ enum Scalars {
   /// Checks one value against `TrialConfig.problems()` on an otherwise valid configuration.
   static func check(_ v: Value, key: String, origin: Origin) throws(SweepError) {
     var c = ConfigKeys.probe
+    // The channel multiplier is checked on a VGG (on the default fully connected network any
+    // value would be refused as not applying).
+    if key == "channels" { c.model = .vgg11 }
     ConfigKeys.set(key, v, &c)
     if let p = c.problems().first(where: { $0.key == key }) {
       throw origin.error(key, p.message)

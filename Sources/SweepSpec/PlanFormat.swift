@@ -31,7 +31,16 @@ extension Sweep {
       if case .dataset(let d) = v { return d.summary }
       return v.text
     }
-    let keys = ConfigKeys.names
+    // Keys that do not apply are left out: a fully connected sweep shows no model or
+    // channels, a sweep of VGGs only no width or depth.
+    let allVGG = trials.allSatisfy { $0.config.modelKind == .vgg11 }
+    let keys = ConfigKeys.names.filter { k in
+      switch k {
+      case "model": return trials.contains { $0.config.model != nil }
+      case "width", "depth": return !allVGG
+      default: return trials.contains { cell(k, $0.config) != "" }
+      }
+    }
     let varying = keys.filter { k in Set(trials.map { cell(k, $0.config) }).count > 1 }
     var out = "sweep \(name) (\(path)): \(description)\n"
     out += "\(trials.count) trial\(trials.count == 1 ? "" : "s")"

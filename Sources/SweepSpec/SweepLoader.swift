@@ -182,7 +182,10 @@ private struct Interpreter {
     try resolveConflicts(fixed: &fixed, axes: &axes)
 
     let given = Set(fixed.map(\.key) + axes.flatMap(\.keys))
+    // A fully connected network needs a width; a sweep that names a model checks that per
+    // trial (a VGG has none).
     for key in ConfigKeys.required where !given.contains(key) {
+      if key == "width" && given.contains("model") { continue }
       let hint =
         key == "dataset"
         ? "give the data set with 'dataset:' (or sweep it in grid)"
@@ -257,12 +260,12 @@ private struct Interpreter {
       for item in items {
         values.append((try Scalars.value(item, key: key, type: type), item.origin))
       }
-    case .mapping(let fields) where type != .dataset && type != .noise:
+    case .mapping(let fields) where type != .dataset && type != .noise && type != .model:
       values = try rangeValues(fields, node: node, key: key, type: type)
     default:
       throw node.origin.error(
         key,
-        type == .dataset || type == .noise
+        type == .dataset || type == .noise || type == .model
           ? "expected a list of values, got \(node.shape)"
           : "expected a list of values or a range {from, to, step} / {from, to, count, log},"
             + " got \(node.shape) (fixed values belong in train)")
@@ -616,8 +619,23 @@ private struct Interpreter {
           origins[s.key] = s.origin
         }
       }
+      switch c.modelKind {
+      case .fcn:
+        if origins["width"] == nil {
+          throw top.error(
+            "width", "missing required key: set it in train, or sweep it in grid or zip")
+        }
+      case .vgg11:
+        for key in ["width", "depth"] {
+          if let o = origins[key] {
+            throw o.error(
+              key,
+              "\(key) does not apply to model vgg11 (a VGG is sized by channels, its multiplier)")
+          }
+        }
+      }
       if let p = c.problems().first {
-        throw (origins[p.key] ?? top).error(p.key, p.message)
+        throw (origins[p.key] ?? origins["model"] ?? top).error(p.key, p.message)
       }
       if let check, let p = check(c) {
         throw locate(p.key, origins: origins).error(p.key, p.message)

@@ -28,9 +28,6 @@ public enum TrialExport {
     "startedAt", "committedAt", "datasetHash", "lastError",
   ]
 
-  /// Columns of the Markdown table (for reading): no data-set hash, short ids.
-  static let markdownColumns = columns.filter { $0 != "datasetHash" }
-
   /// What the store knows of a trial beyond its row: the sweep it is exported as part of and
   /// when its first attempt started and its result was committed.
   public struct Context: Sendable {
@@ -43,6 +40,23 @@ public enum TrialExport {
       self.sweep = sweep
       self.times = times
     }
+  }
+
+  /// The columns of `rows`: `columns`, then `model` and `channels` when some row is not a
+  /// fully connected network (so exports of fully connected sweeps are unchanged).
+  public static func columns(for rows: [TrialRow]) -> [String] {
+    hasModels(rows) ? columns + ["model", "channels"] : columns
+  }
+
+  static func hasModels(_ rows: [TrialRow]) -> Bool {
+    rows.contains { $0.config.modelKind != .fcn }
+  }
+
+  /// `values(_:context:)`, then the model and channel multiplier when `models` is true.
+  public static func values(_ row: TrialRow, context: Context? = nil, models: Bool) -> [String] {
+    let base = values(row, context: context)
+    guard models else { return base }
+    return base + [row.config.modelKind.rawValue, row.config.channels.map { "\($0)" } ?? ""]
   }
 
   /// The flat values of one row, aligned with `columns` (empty string: no value).
@@ -77,18 +91,23 @@ public enum TrialExport {
   {
     switch format {
     case .csv:
-      var out = columns.joined(separator: ",") + "\n"
+      let models = hasModels(rows)
+      var out = columns(for: rows).joined(separator: ",") + "\n"
       for row in rows {
-        out += values(row, context: context).map(csvField).joined(separator: ",") + "\n"
+        out += values(row, context: context, models: models).map(csvField).joined(separator: ",")
+        out += "\n"
       }
       return out
     case .markdown:
       // For reading: short ids, numbers to 4 significant digits, no data-set hash.
-      let keep = columns.indices.filter { markdownColumns.contains(columns[$0]) }
-      var out = "| " + markdownColumns.joined(separator: " | ") + " |\n"
-      out += "|" + markdownColumns.map { _ in " --- |" }.joined() + "\n"
+      let models = hasModels(rows)
+      let all = columns(for: rows)
+      let shown = all.filter { $0 != "datasetHash" }
+      let keep = all.indices.filter { all[$0] != "datasetHash" }
+      var out = "| " + shown.joined(separator: " | ") + " |\n"
+      out += "|" + shown.map { _ in " --- |" }.joined() + "\n"
       for row in rows {
-        var v = values(row, context: context)
+        var v = values(row, context: context, models: models)
         v[0] = row.id.short
         let cells = keep.map { i -> String in
           let text = v[i]

@@ -1,8 +1,55 @@
 import Foundation
 import TailMath
 
-/// Compressibility measurements of a trained network, without retraining (method doc §4).
-/// Units are the rows (neurons) of each hidden layer; the output layer is never pruned.
+/// What the compressibility measurements see of a trained network: its prunable layers, each a
+/// row-major matrix with one row per unit (a neuron's incoming weights, or a filter's in·3·3
+/// weights), and how to evaluate it with some units zeroed. The fully connected `Network` and
+/// the list-of-layers `LayerNet` both are one.
+public protocol PrunableNetwork {
+  /// Number of prunable layers (the hidden layers; for a CNN every convolution but the first).
+  var prunableLayerCount: Int { get }
+  /// Prunable layer `i` (input side first): its weights, units (rows) and weights per unit.
+  func prunableLayer(_ i: Int) -> (weights: [Float], rows: Int, columns: Int)
+  /// A copy with the given rows of each prunable layer set to zero.
+  func zeroingRows(_ rows: [[Int]]) -> Self
+  /// Mean softmax cross-entropy and accuracy over a whole split.
+  func evaluate(_ split: DataSplit) -> (loss: Double, accuracy: Double)
+}
+
+extension Network: PrunableNetwork where Scalar == Float {
+  public var prunableLayerCount: Int { depth }
+  public func prunableLayer(_ i: Int) -> (weights: [Float], rows: Int, columns: Int) {
+    let (r, c) = shape(layer: i)
+    return (layers[i], r, c)
+  }
+  public func zeroingRows(_ rows: [[Int]]) -> Network<Float> {
+    Compression.zeroingRows(self, rows: rows)
+  }
+}
+
+extension LayerNet: PrunableNetwork where Scalar == Float {
+  public var prunableLayerCount: Int { prunableIndices.count }
+  public func prunableLayer(_ i: Int) -> (weights: [Float], rows: Int, columns: Int) {
+    let w = prunableIndices[i]
+    return (weights[w], weightLayers[w].rows, weightLayers[w].columns)
+  }
+  public func zeroingRows(_ rows: [[Int]]) -> LayerNet<Float> {
+    var net = self
+    let prunable = prunableIndices
+    for (i, list) in rows.enumerated() where i < prunable.count {
+      let w = prunable[i]
+      let columns = weightLayers[w].columns
+      for j in list {
+        for k in 0..<columns { net.weights[w][j * columns + k] = 0 }
+      }
+    }
+    return net
+  }
+}
+
+/// Compressibility measurements of a trained network, without retraining (method doc §4 and
+/// §7). Units are the rows (neurons or filters) of each prunable layer; the output layer (and a
+/// CNN's first convolution) is never pruned.
 public enum Compression {
   /// κ values of the error curve err(κ).
   public static let keptFractions: [Double] = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
@@ -65,7 +112,8 @@ public enum Compression {
     return net
   }
 
-  /// Pruning ratio: fraction of hidden-layer parameters removed (output layer excluded).
+  /// Pruning ratio: fraction of the prunable layers' parameters removed (hidden layers of a
+  /// fully connected network; a CNN's convolutions but the first).
   public static func pruningRatio(_ layers: [LayerCompression]) -> Double {
     let total = layers.reduce(0) { $0 + $1.rows * $1.columns }
     let removed = layers.reduce(0) { $0 + $1.prunedRows * $1.columns }
@@ -78,26 +126,26 @@ public enum Compression {
   ///
   /// - Parameter unpruned: the evaluation of `network` as it is, if already known (training
   ///   ends with one); computed when nil.
-  public static func measure(
-    network: Network<Float>, dataset: Dataset, budget: Double, unpruned: EvalPoint? = nil,
+  public static func measure<N: PrunableNetwork>(
+    network: N, dataset: Dataset, budget: Double, unpruned: EvalPoint? = nil,
     iteration: Int = 0
   ) -> CompressionReport {
     var layers: [LayerCompression] = []
     var orders: [[Int]] = []
-    for l in 0..<network.depth {
-      let (r, c) = network.shape(layer: l)
-      let (layer, order) = analyse(network.layers[l], rows: r, columns: c, budget: budget)
+    for l in 0..<network.prunableLayerCount {
+      let (w, r, c) = network.prunableLayer(l)
+      let (layer, order) = analyse(w, rows: r, columns: c, budget: budget)
       layers.append(layer)
       orders.append(order)
     }
     let budgetRows = zip(orders, layers).map { Array($0.prefix($1.prunedRows)) }
     let base = unpruned ?? evalPoint(network, dataset, iteration: iteration)
-    let prunedNet = zeroingRows(network, rows: budgetRows)
+    let prunedNet = network.zeroingRows(budgetRows)
     let pruned = evalPoint(prunedNet, dataset, iteration: base.iteration)
     var curve: [FixedRatioPoint] = []
     for q in prunedFractions {
       let rows = orders.map { Array($0.prefix(Pruning.fixedCount(rows: $0.count, fraction: q))) }
-      let te = zeroingRows(network, rows: rows).evaluate(dataset.test)
+      let te = network.zeroingRows(rows).evaluate(dataset.test)
       curve.append(FixedRatioPoint(pruned: q, testAccuracy: te.accuracy, testLoss: te.loss))
     }
     return CompressionReport(
@@ -105,7 +153,9 @@ public enum Compression {
       pruned: pruned, fixedRatioCurve: curve)
   }
 
-  static func evalPoint(_ net: Network<Float>, _ dataset: Dataset, iteration: Int) -> EvalPoint {
+  static func evalPoint<N: PrunableNetwork>(_ net: N, _ dataset: Dataset, iteration: Int)
+    -> EvalPoint
+  {
     let tr = net.evaluate(dataset.train)
     let te = net.evaluate(dataset.test)
     return EvalPoint(

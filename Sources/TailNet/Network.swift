@@ -146,37 +146,9 @@ extension Network {
     logits: UnsafeMutablePointer<Scalar>, labels: UnsafePointer<Int32>, rows: Int,
     gradient: Bool, maxGradient: inout Double
   ) -> BatchLoss {
-    var lossSum = 0.0
-    var correct = 0
-    var maxDelta = 0.0
-    let c = classes
-    let invB = 1 / Double(rows)
-    for r in 0..<rows {
-      let row = logits + r * c
-      var maxV = Double(row[0])
-      var arg = 0
-      for k in 1..<max(c, 1) where Double(row[k]) > maxV {
-        maxV = Double(row[k])
-        arg = k
-      }
-      var sum = 0.0
-      for k in 0..<c { sum += exp(Double(row[k]) - maxV) }
-      let logSum = log(sum) + maxV
-      let y = Int(labels[r])
-      lossSum += logSum - Double(row[y])
-      if arg == y && maxV.isFinite { correct += 1 }
-      if gradient {
-        for k in 0..<c {
-          let p = exp(Double(row[k]) - logSum)
-          let d = Scalar((p - (k == y ? 1 : 0)) * invB)
-          row[k] = d
-          let m = Double(d).magnitude
-          if !(m <= maxDelta) { maxDelta = m.isNaN ? .infinity : m }
-        }
-      }
-    }
-    maxGradient = maxDelta
-    return BatchLoss(lossSum: lossSum, correct: correct)
+    SoftmaxCrossEntropy.apply(
+      logits: logits, labels: labels, rows: rows, classes: classes, gradient: gradient,
+      maxGradient: &maxGradient)
   }
 
   /// Cross-entropy of the `rows` logits of the last `forward` in the workspace; with

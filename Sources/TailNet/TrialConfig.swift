@@ -14,6 +14,15 @@ public enum NoiseType: Int, Codable, Hashable, Sendable, CaseIterable {
   case isotropic = 3
 }
 
+/// Which network a trial trains (method doc §2 and §7).
+public enum ModelKind: String, Codable, Hashable, Sendable, CaseIterable {
+  /// The fully connected network of §2 (`width`, `depth`); the default.
+  case fcn
+  /// VGG-11-wide of §7 (the public code's `Awide`), scaled by the channel multiplier
+  /// `channels`; image data only.
+  case vgg11
+}
+
 /// Which data a trial trains on, and how it is cut.
 public struct DatasetSpec: Codable, Hashable, Sendable {
   /// `mnist`, `fashion-mnist`, `cifar10`, `cifar100`, `synthetic`, or `ucr/NAME` for a UCR/UEA
@@ -89,12 +98,18 @@ public struct TrialConfig: Codable, Hashable, Sendable {
   public var budget: Double
   /// Seed of the trial; with the configuration it determines every random number.
   public var seed: UInt64
+  /// The network; nil means `fcn` (and keeps the canonical form, so the trial ids, of fully
+  /// connected trials as they were before CNNs existed).
+  public var model: ModelKind?
+  /// Channel multiplier m of `vgg11` (channels ⌈m·c⌉; 1 is the paper's network), in (0, 4].
+  /// nil for `fcn`.
+  public var channels: Double?
 
   public init(
     dataset: DatasetSpec, width: Int, depth: Int = 1, eta: Double, batchSize: Int,
     alpha: Double = 1.75, sigma: Double = 0, noiseType: NoiseType = .perNeuron,
     targetAccuracy: Double = 0.95, maxIterations: Int = 10_000, evalEvery: Int = 100,
-    budget: Double = 0.1, seed: UInt64 = 1
+    budget: Double = 0.1, seed: UInt64 = 1, model: ModelKind? = nil, channels: Double? = nil
   ) {
     self.dataset = dataset
     self.width = width
@@ -109,6 +124,20 @@ public struct TrialConfig: Codable, Hashable, Sendable {
     self.evalEvery = evalEvery
     self.budget = budget
     self.seed = seed
+    self.model = model
+    self.channels = channels
+  }
+
+  /// The network kind (`model`, or `fcn` when nil).
+  public var modelKind: ModelKind { model ?? .fcn }
+
+  /// The network of a convolutional trial on data with `classes` classes; nil for `fcn` (which
+  /// trains `Network`) or when the data set has no image shape or no multiplier is given.
+  public func architecture(classes: Int) -> Architecture? {
+    guard modelKind == .vgg11, let m = channels, let shape = dataset.imageShape else {
+      return nil
+    }
+    return Architecture.vgg11(multiplier: m, input: shape, classes: classes)
   }
 
   /// Whether any noise is injected (type ≠ 0 and σ > 0).
@@ -141,6 +170,28 @@ public struct TrialConfig: Codable, Hashable, Sendable {
     if evalEvery < 1 { p.append(("evalEvery", "evalEvery must be ≥ 1, got \(evalEvery)")) }
     if !(budget >= 0 && budget <= 1) {
       p.append(("budget", "budget must be in [0, 1], got \(budget)"))
+    }
+    if let m = channels, !(m > 0 && m <= 4) {
+      p.append(("channels", "channels must be a multiplier in (0, 4], got \(m)"))
+    }
+    switch modelKind {
+    case .fcn:
+      if channels != nil {
+        p.append(
+          ("channels", "channels applies only to model vgg11 (model fcn is sized by width)"))
+      }
+    case .vgg11:
+      if channels == nil {
+        p.append(
+          ("channels", "model vgg11 needs channels, the channel multiplier (1: the paper's)"))
+      }
+      if dataset.imageShape == nil {
+        p.append(
+          (
+            "dataset",
+            "model vgg11 needs image data (mnist, fashion-mnist, cifar10, cifar100), got \(dataset.name)"
+          ))
+      }
     }
     return p
   }

@@ -8,7 +8,9 @@ struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Benchmarks: time per SGD iteration, dispatch overhead.",
     discussion: "Run on a release build: scripts/bench.sh (or make bench) does that.",
-    subcommands: [BenchTrain.self, BenchDispatch.self, BenchFleet.self, BenchNoise.self])
+    subcommands: [
+      BenchTrain.self, BenchConv.self, BenchDispatch.self, BenchFleet.self, BenchNoise.self,
+    ])
 }
 
 struct BenchTrain: ParsableCommand {
@@ -71,6 +73,85 @@ struct BenchTrain: ParsableCommand {
         + ".build/release/tailsweep bench train --shapes \(shapes) --noise-types \(noiseTypes)"
         + " --iterations \(iterations) --rounds \(rounds)"
     )
+  }
+}
+
+struct BenchConv: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "conv",
+    abstract: "VGG-11-wide SGD step: time, GFLOP/s, against sgemm alone on its gemm calls.",
+    discussion: """
+      Each case times the convolutional training step itself (batch gather, im2col, forward, \
+      softmax cross-entropy, backward with fused updates, col2im, pooling, noise, divergence \
+      scan) and, in the same run, sgemm alone on the step's gemm calls (same shapes, \
+      transposes and leading dimensions), in alternating rounds; the fastest round of each is \
+      kept. GFLOP/s count the gemm flops of one step; step/sgemm is the step's time over that \
+      of its gemm calls alone. Also prints the process's peak resident memory.
+      """)
+
+  @Option(help: "Channel multipliers, comma-separated.") var channels: String = "0.125,0.25"
+  @Option(help: "Image sizes C:H:W, comma-separated.") var images: String = "1:28:28,3:32:32"
+  @Option(help: "Mini-batch size.") var batch: Int = 100
+  @Option(help: "Noise type.") var noiseType: Int = 1
+  @Option(help: "Timed iterations per round.") var iterations: Int = 5
+  @Option(help: "Alternating timed rounds per case (the fastest is kept).") var rounds: Int = 3
+  @Option(help: "OpenBLAS threads.") var threads: Int = 1
+
+  func run() throws {
+    BLASThreads.set(threads)
+    let multipliers = try channels.split(separator: ",").map { s -> Double in
+      guard let m = Double(s), m > 0, m <= 4 else { throw ValidationError("bad multiplier '\(s)'") }
+      return m
+    }
+    let shapes = try images.split(separator: ",").map { s -> TensorShape in
+      let p = s.split(separator: ":").compactMap { Int($0) }
+      guard p.count == 3, p.allSatisfy({ $0 > 0 }) else {
+        throw ValidationError("bad image size '\(s)': expected C:H:W")
+      }
+      return TensorShape(channels: p[0], height: p[1], width: p[2])
+    }
+    guard let type = NoiseType(rawValue: noiseType) else {
+      throw ValidationError("bad noise type \(noiseType)")
+    }
+    guard batch >= 1, iterations >= 1, rounds >= 1 else {
+      throw ValidationError("--batch, --iterations and --rounds must be ≥ 1")
+    }
+    print("OpenBLAS: \(BLASThreads.configuration), threads \(BLASThreads.current)")
+    print(
+      "channels  image     batch  s/iteration  gemm s/it  step GFLOP/s  sgemm GFLOP/s"
+        + "  step/sgemm  peak RSS")
+    for shape in shapes {
+      for m in multipliers {
+        let a = Architecture.vgg11(multiplier: m, input: shape, classes: 10)
+        let r = ConvStepBenchmark.run(
+          architecture: a, batch: batch, noiseType: type, iterations: iterations, rounds: rounds,
+          clock: monotonicSeconds)
+        print(
+          String(format: "%8g  ", m)
+            + shape.description.padding(
+              toLength: 8, withPad: " ", startingAt: 0)
+            + String(
+              format: "  %5d  %11.4f  %9.4f  %12.1f  %13.1f  %10.3f  %5.0f MiB",
+              batch, r.perIteration, r.gemmPerIteration, r.stepGFLOPS,
+              r.gemmGFLOPS, r.stepOverGemm, Double(Self.peakResidentBytes()) / 1_048_576))
+      }
+    }
+    print(
+      "reproduce: swift build -c release && .build/release/tailsweep bench conv --channels "
+        + "\(channels) --images \(images) --batch \(batch) --noise-type \(noiseType)"
+        + " --iterations \(iterations) --rounds \(rounds)")
+  }
+
+  /// Peak resident set size of this process (VmHWM of /proc/self/status), 0 if unknown.
+  static func peakResidentBytes() -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
+      return 0
+    }
+    for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+      let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+      return kb * 1024
+    }
+    return 0
   }
 }
 

@@ -74,17 +74,24 @@ struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Train one trial and print its outcome.",
     discussion: """
-      Trains a fully connected network with SGD plus injected symmetric α-stable noise, then \
-      prunes it and measures compressibility. The same flags always give the same numbers \
-      (wall time aside). Example:
+      Trains a network with SGD plus injected symmetric α-stable noise, then prunes it and \
+      measures compressibility. The same flags always give the same numbers (wall time aside). \
+      --model fcn (default) is the fully connected network (--width, --depth); --model vgg11 is \
+      VGG-11-wide on images (--channels; filter-wise noise and filter pruning). Examples:
         tailsweep train --dataset mnist --width 256 --eta 0.1 --batch-size 100 \\
           --alpha 1.75 --sigma 0.5 --target-accuracy 0.9 --seed 1
+        tailsweep train --model vgg11 --channels 0.0625 --dataset fashion-mnist \\
+          --train-limit 2000 --eta 0.05 --sigma 0.003 --max-iterations 300
       """)
 
   @OptionGroup var data: DatasetOptions
   @OptionGroup var dataDir: DataDirOption
-  @Option(help: "n: width of every hidden layer (≥ 1).") var width: Int = 256
-  @Option(help: "Number of hidden layers (≥ 1).") var depth: Int = 1
+  @Option(help: "Network: fcn (fully connected) or vgg11 (image data only).")
+  var model: String = "fcn"
+  @Option(help: "vgg11: channel multiplier m in (0, 4] (channels ⌈m·c⌉; 1 is the paper's).")
+  var channels: Double?
+  @Option(help: "fcn: n, width of every hidden layer (≥ 1; default 256).") var width: Int?
+  @Option(help: "fcn: number of hidden layers (≥ 1; default 1).") var depth: Int?
   @Option(help: "η: SGD step size (> 0).") var eta: Double = 0.1
   @Option(help: "Mini-batch size (≥ 1).") var batchSize: Int = 100
   @Option(help: "α: tail index of the noise, in (0, 2].") var alpha: Double = 1.75
@@ -97,7 +104,9 @@ struct Train: ParsableCommand {
   @Option(help: "r: pruning error budget, in [0, 1].") var budget: Double = 0.1
   @Option(help: "Seed of the trial.") var seed: UInt64 = 1
   @Option(
-    help: "Save the trained weights as .npy (PATH: layer 1; PATH.layerK.npy, PATH.output.npy).")
+    help:
+      "Save the trained weights as .npy (PATH: layer 1; PATH.layerK.npy, PATH.output.npy; a VGG's convolutions as out×in×3×3)."
+  )
   var saveWeights: String?
   @Flag(help: "Print the outcome as JSON.") var json = false
   @Option(help: "OpenBLAS threads.") var threads: Int = 1
@@ -105,6 +114,15 @@ struct Train: ParsableCommand {
   func validate() throws {
     guard let type = NoiseType(rawValue: noiseType) else {
       throw ValidationError("--noise-type must be 0, 1, 2 or 3, got \(noiseType)")
+    }
+    guard let kind = ModelKind(rawValue: model) else {
+      throw ValidationError(
+        "--model must be one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")), got \(model)"
+      )
+    }
+    if kind == .vgg11 {
+      if width != nil { throw ValidationError("--width does not apply to --model vgg11") }
+      if depth != nil { throw ValidationError("--depth does not apply to --model vgg11") }
     }
     if let p = makeConfig(type).problems().first {
       throw ValidationError("--\(Self.flagName(p.key)): \(p.message)")
@@ -119,10 +137,13 @@ struct Train: ParsableCommand {
   }
 
   func makeConfig(_ type: NoiseType) -> TrialConfig {
-    TrialConfig(
-      dataset: data.spec, width: width, depth: depth, eta: eta, batchSize: batchSize,
-      alpha: alpha, sigma: sigma, noiseType: type, targetAccuracy: targetAccuracy,
-      maxIterations: maxIterations, evalEvery: evalEvery, budget: budget, seed: seed)
+    let kind = ModelKind(rawValue: model) ?? .fcn
+    return TrialConfig(
+      dataset: data.spec, width: kind == .fcn ? width ?? 256 : 1,
+      depth: kind == .fcn ? depth ?? 1 : 1, eta: eta, batchSize: batchSize, alpha: alpha,
+      sigma: sigma, noiseType: type, targetAccuracy: targetAccuracy,
+      maxIterations: maxIterations, evalEvery: evalEvery, budget: budget, seed: seed,
+      model: kind == .fcn ? nil : kind, channels: channels)
   }
 
   func run() throws {
@@ -140,7 +161,12 @@ struct Train: ParsableCommand {
       guard let network else {
         throw RuntimeFailure("no weights to save: training \(result.training.stopReason.rawValue)")
       }
-      for file in try WeightFiles.save(network, to: path) {
+      let files: [String]
+      switch network {
+      case .fullyConnected(let n): files = try WeightFiles.save(n, to: path)
+      case .layers(let n): files = try WeightFiles.save(n, to: path)
+      }
+      for file in files {
         FileHandle.standardError.write(Data("saved \(file)\n".utf8))
       }
     }
@@ -209,9 +235,16 @@ enum OutcomeTable {
       rows.append(("pruning ratio (r=\(c.budget))", String(format: "%.4f", c.pruningRatio)))
       rows.append(("pruned train accuracy", String(format: "%.4f", c.pruned.trainAccuracy)))
       rows.append(("pruned test accuracy", String(format: "%.4f", c.pruned.testAccuracy)))
+      let cnn = result.config.modelKind != .fcn
       for (i, l) in c.layers.enumerated() {
         rows.append(
-          ("layer \(i + 1)", "\(l.rows)×\(l.columns), pruned \(l.prunedRows) rows"))
+          cnn
+            ? (
+              "conv \(i + 2)",
+              "\(l.rows) filters × \(l.columns), pruned \(l.prunedRows) filters "
+                + String(format: "(%.4f)", Double(l.prunedRows) / Double(max(l.rows, 1)))
+            )
+            : ("layer \(i + 1)", "\(l.rows)×\(l.columns), pruned \(l.prunedRows) rows"))
         rows.append(
           (
             "  err(κ)",
@@ -244,6 +277,26 @@ enum TailText {
 
 /// Saving trained weights as .npy files numpy and PyTorch users can load.
 enum WeightFiles {
+  /// A CNN's weight layers: the first to `path`, the others to `<stem>.layerK.npy`, the output
+  /// layer to `<stem>.output.npy`; convolutions as out × in × 3 × 3 (PyTorch's layout), linear
+  /// layers as out × in. Returns the paths written.
+  static func save(_ net: LayerNet<Float>, to path: String) throws -> [String] {
+    let stem = path.hasSuffix(".npy") ? String(path.dropLast(4)) : path
+    var written: [String] = []
+    let last = net.weights.count - 1
+    for (w, l) in net.weightLayers.enumerated() {
+      let file =
+        w == 0
+        ? (path.hasSuffix(".npy") ? path : path + ".npy")
+        : w == last ? "\(stem).output.npy" : "\(stem).layer\(w + 1).npy"
+      let shape = l.isConvolution ? [l.rows, l.columns / 9, 3, 3] : [l.rows, l.columns]
+      try Data(NPY.encode(shape: shape, float32: net.weights[w])).write(
+        to: URL(fileURLWithPath: file))
+      written.append(file)
+    }
+    return written
+  }
+
   /// Writes layer 1 to `path`, further hidden layers to `<stem>.layerK.npy` and the output
   /// layer to `<stem>.output.npy`; returns the paths written.
   static func save(_ net: Network<Float>, to path: String) throws -> [String] {

@@ -178,3 +178,28 @@ private func figure(_ name: String, _ rows: [TrialRow] = Fixture.sweep) throws -
   #expect(tickLabel(2048, step: 0) == "2048")
   #expect(tickLabel(0.25, step: 0.05) == "0.25")
 }
+
+/// A VGG sweep over channel multipliers: the figures answer the CNN question like the width one.
+@Test func vggSweepDrawsPruningAgainstTheChannelMultiplier() throws {
+  var rows: [TrialRow] = []
+  for (m, p) in [(0.0625, 0.1), (0.125, 0.2)] {
+    for seed: UInt64 in 1...2 {
+      for sigma in [0.0, 0.001] {
+        var c =
+          sigma == 0 ? Fixture.plain(width: 1, seed: seed) : Fixture.config(width: 1, seed: seed)
+        c.sigma = sigma
+        c.dataset = DatasetSpec(name: "fashion-mnist")
+        c.model = .vgg11
+        c.channels = m
+        rows.append(Fixture.ok(c, pruning: sigma == 0 ? 0.1 : p))
+      }
+    }
+  }
+  let (f, c) = try figure("pruning_ratio", rows)
+  // s = σ·η^(1/α) = 0.001 · 0.1^(1/1.75) beside σ (the fixture's η is 0.1).
+  #expect(f.labels == ["α=1.75, σ=0.001, s=0.000268", "plain SGD (σ=0)"])
+  #expect(c.series.map(\.points) == [2, 2])  // m = 1/16 and 1/8
+  #expect(c.texts["title"]?.first == "Pruning ratio at r = 0.1 vs channel multiplier")
+  #expect(c.texts["x-label"] == ["channel multiplier m (VGG-11-wide, log scale)"])
+  #expect(c.texts["y-label"] == ["prunable parameters pruned (%, whole filters)"])
+}

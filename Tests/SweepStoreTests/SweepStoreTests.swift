@@ -434,6 +434,20 @@ private final class PollCounts: @unchecked Sendable {
     return try store.rows(sweepID: id)
   }
 
+  @Test func csvOfAVGGSweepEndsWithModelAndChannels() throws {
+    var rows = try filled()
+    let fcnCSV = try TrialExport.render(rows, format: .csv)
+    #expect(!fcnCSV.contains("channels"))
+    rows[0].config.model = .vgg11
+    rows[0].config.channels = 0.0625
+    let lines = try TrialExport.render(rows, format: .csv).split(separator: "\n")
+    #expect(lines[0] == (TrialExport.columns + ["model", "channels"]).joined(separator: ","))
+    #expect(lines[1].hasSuffix(",vgg11,0.0625"))
+    #expect(lines[2].hasSuffix(",fcn,"))
+    let md = try TrialExport.render(rows, format: .markdown)
+    #expect(md.contains("| model | channels |"))
+  }
+
   @Test func csvHasHeaderAndOneQuotedRowPerTrial() throws {
     let rows = try filled()
     let csv = try TrialExport.render(rows, format: .csv)

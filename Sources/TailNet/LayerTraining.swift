@@ -1,0 +1,180 @@
+import Foundation
+import TailMath
+
+/// One SGD step of a `LayerNet` on its own buffers (allocated once per trial): gather the
+/// batch, forward, softmax cross-entropy, backward with the update fused into the weight
+/// gemms, then a scan of the weights for divergence. The scan is a pass over the weights,
+/// small next to a convolution's arithmetic.
+final class LayerSGDStep {
+  var network: LayerNet<Float>
+  let train: DataSplit
+  let batch: Int
+  let eta: Float
+  let workspace: LayerWorkspace<Float>
+  let xBatch: UnsafeMutablePointer<Float>
+  let yBatch: UnsafeMutablePointer<Int32>
+  private var noGradients: [[Float]] = []
+
+  init(network: LayerNet<Float>, train: DataSplit, batch: Int, eta: Float) {
+    self.network = network
+    self.train = train
+    self.batch = batch
+    self.eta = eta
+    workspace = LayerWorkspace<Float>(
+      architecture: network.architecture, capacity: batch, backward: true)
+    let d = network.inputs
+    xBatch = .allocate(capacity: max(1, batch * d))
+    xBatch.initialize(repeating: 0, count: max(1, batch * d))
+    yBatch = .allocate(capacity: max(1, batch))
+    yBatch.initialize(repeating: 0, count: max(1, batch))
+  }
+
+  deinit {
+    xBatch.deallocate()
+    yBatch.deallocate()
+  }
+
+  /// Copies the training examples `order[0..<rows]` into the batch buffers.
+  func gather(order: UnsafePointer<Int32>, rows: Int) {
+    precondition(rows <= batch)
+    let d = network.inputs
+    train.features.withUnsafeValues { v in
+      guard let base = v.baseAddress else { return }
+      train.labels.withBase { labels in
+        for r in 0..<rows {
+          let i = Int(order[r])
+          (xBatch + r * d).update(from: base + i * d, count: d)
+          yBatch[r] = labels[i]
+        }
+      }
+    }
+  }
+
+  /// Forward, loss and backward with the fused update on the first `rows` examples of the
+  /// batch. Returns false if the batch loss or a weight is not finite (diverged); the weights
+  /// are not updated when the loss is not finite.
+  func gradientStep(rows: Int) -> Bool {
+    let ws = workspace
+    network.forward(xBatch, rows: rows, workspace: ws)
+    var unused = 0.0
+    let bl = SoftmaxCrossEntropy.apply(
+      logits: ws.outputs[ws.outputs.count - 1], labels: yBatch, rows: rows,
+      classes: network.classes, gradient: true, maxGradient: &unused)
+    guard bl.lossSum.isFinite else { return false }
+    network.backward(xBatch, rows: rows, workspace: ws, eta: eta, gradients: &noGradients)
+    return weightsAreFinite(network.weights.indices)
+  }
+
+  func weightsAreFinite(_ layers: some Sequence<Int>) -> Bool {
+    for w in layers {
+      let m = network.weights[w].withBase {
+        Float.maxMagnitude($0, count: network.weights[w].count)
+      }
+      if !(m < .infinity) { return false }
+    }
+    return true
+  }
+
+  /// One draw of noise on every prunable layer (`NoiseInjection.add` on its units × weights
+  /// matrix: type 1 one value per filter or neuron, 2 per entry, 3 an isotropic vector per
+  /// unit), input side first. Returns false if a weight is not finite afterwards.
+  func addNoise(type: NoiseType, alpha: Double, scale: Double, rng: inout Xoshiro256) -> Bool {
+    guard type != .none else { return true }
+    let layers = network.prunableIndices
+    for w in layers {
+      let l = network.weightLayers[w]
+      NoiseInjection.add(
+        type: type, alpha: alpha, scale: scale, to: &network.weights[w], rows: l.rows,
+        columns: l.columns, rng: &rng)
+    }
+    return weightsAreFinite(layers)
+  }
+}
+
+extension Trainer {
+  /// Heavy-tailed SGD training of a network described by `architecture` (method doc §2 and
+  /// §7): the same loop, random streams and stopping rules as `train(config:…)` for the fully
+  /// connected network; noise on the prunable layers only (never the first convolution or the
+  /// output layer).
+  public static func train(
+    config: TrialConfig, architecture: Architecture, dataset: Dataset, noiseKey: UInt64,
+    clock: () -> Double, progress: ((TrainingProgress) -> Bool)? = nil
+  ) -> (summary: TrainingSummary, network: LayerNet<Float>?) {
+    let start = clock()
+    var initRNG = Xoshiro256(key: config.seed, stream: TrialStream.initialization.rawValue)
+    var orderRNG = Xoshiro256(key: config.seed, stream: TrialStream.dataOrder.rawValue)
+    var noiseRNG = Xoshiro256(key: noiseKey, stream: TrialStream.noise.rawValue)
+    let train = dataset.train
+    let batch = min(config.batchSize, train.count)
+    let step = LayerSGDStep(
+      network: LayerNet<Float>.initialized(architecture: architecture, rng: &initRNG),
+      train: train, batch: batch, eta: Float(config.eta))
+    let evaluator = LayerEvaluator(architecture: architecture)
+    var order = [Int32](0..<Int32(train.count))
+    var cursor = order.count
+    let noisy = config.isNoisy
+    let scale = NoiseInjection.stepScale(
+      sigma: config.sigma, eta: config.eta, alpha: config.alpha)
+
+    var history: [EvalPoint] = []
+    func evaluateNow(_ iteration: Int) -> EvalPoint {
+      let tr = step.network.evaluate(train, with: evaluator)
+      let te = step.network.evaluate(dataset.test, with: evaluator)
+      let p = EvalPoint(
+        iteration: iteration, trainLoss: tr.loss, trainAccuracy: tr.accuracy,
+        testLoss: te.loss, testAccuracy: te.accuracy)
+      history.append(p)
+      return p
+    }
+    func finish(_ reason: StopReason, _ iterations: Int, divergedAt: Int? = nil) -> (
+      TrainingSummary, LayerNet<Float>?
+    ) {
+      let summary = TrainingSummary(
+        stopReason: reason, iterations: iterations, divergedAt: divergedAt,
+        wallSeconds: clock() - start, final: history.last, history: history)
+      return (summary, reason == .diverged ? nil : step.network)
+    }
+
+    var last = evaluateNow(0)
+    var lastReport = clock()
+    if let progress,
+      !progress(TrainingProgress(iteration: 0, maxIterations: config.maxIterations, lastEval: last))
+    {
+      return finish(.cancelled, 0)
+    }
+    if last.trainAccuracy >= config.targetAccuracy { return finish(.reachedTarget, 0) }
+
+    for k in 1...config.maxIterations {
+      if cursor >= order.count {
+        shuffle(&order, rng: &orderRNG)
+        cursor = 0
+      }
+      let rows = min(batch, order.count - cursor)
+      order.withBase { step.gather(order: $0 + cursor, rows: rows) }
+      cursor += rows
+      if !step.gradientStep(rows: rows) { return finish(.diverged, k, divergedAt: k) }
+
+      let evaluate = k % config.evalEvery == 0 || k == config.maxIterations
+      if evaluate {
+        last = evaluateNow(k)
+        if !last.trainLoss.isFinite { return finish(.diverged, k, divergedAt: k) }
+        if last.trainAccuracy >= config.targetAccuracy { return finish(.reachedTarget, k) }
+        if k == config.maxIterations { return finish(.maxIterations, k) }
+      }
+      if let progress, evaluate || clock() - lastReport >= 0.25 {
+        lastReport = clock()
+        if !progress(
+          TrainingProgress(iteration: k, maxIterations: config.maxIterations, lastEval: last))
+        {
+          return finish(.cancelled, k)
+        }
+      }
+      if noisy,
+        !step.addNoise(type: config.noiseType, alpha: config.alpha, scale: scale, rng: &noiseRNG)
+      {
+        return finish(.diverged, k, divergedAt: k)
+      }
+    }
+    return finish(.maxIterations, config.maxIterations)
+  }
+}
