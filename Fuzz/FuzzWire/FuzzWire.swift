@@ -274,11 +274,12 @@ private func seeds() -> [String: [UInt8]] {
   // Edge cases: another version's reject, bad frame counts, bad kinds, absurd lengths.
   let foreign = Array(#"{"code":"unsupported_version","message":"speak 2"}"#.utf8)
   out["edge-foreign-reject"] = stepBytes([[2], [7], foreign])
-  out["edge-one-frame"] = stepBytes([[3]])
-  out["edge-four-frames"] = stepBytes([[3], [3], [], []])
-  out["edge-kind-0"] = stepBytes([[3], [0], []])
-  out["edge-huge-count"] = stepBytes([[3], [3], [1, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]])
-  out["edge-bad-utf8"] = stepBytes([[3], [7], [0x7b, 0x22, 0xff, 0x22, 0x7d]])
+  let v = wireProtocolVersion
+  out["edge-one-frame"] = stepBytes([[v]])
+  out["edge-four-frames"] = stepBytes([[v], [3], [], []])
+  out["edge-kind-0"] = stepBytes([[v], [0], []])
+  out["edge-huge-count"] = stepBytes([[v], [3], [1, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]])
+  out["edge-bad-utf8"] = stepBytes([[v], [7], [0x7b, 0x22, 0xff, 0x22, 0x7d]])
   out["edge-empty"] = []
   return out
 }

@@ -7,7 +7,7 @@ import TailNet
 
 /// The protocol version spoken by this build. A peer speaking another version is rejected with
 /// `WireError.unsupportedVersion`, never guessed at.
-public let wireProtocolVersion: UInt8 = 3
+public let wireProtocolVersion: UInt8 = 4
 
 /// The largest body accepted for each kind (bytes). Results carry curves and can be large.
 public let wireMaxResultBody = 4 << 20
