@@ -5,7 +5,7 @@ import TailMath
 /// batch, forward, softmax cross-entropy, backward with the update fused into the weight
 /// gemms, then a scan of the weights for divergence. The scan is a pass over the weights,
 /// small next to a convolution's arithmetic.
-final class LayerSGDStep {
+final class LayerSGDStep: TrainingStep {
   var network: LayerNet<Float>
   let train: DataSplit
   let batch: Int
@@ -110,71 +110,14 @@ extension Trainer {
       network: LayerNet<Float>.initialized(architecture: architecture, rng: &initRNG),
       train: train, batch: batch, eta: Float(config.eta))
     let evaluator = LayerEvaluator(architecture: architecture)
-    var order = [Int32](0..<Int32(train.count))
-    var cursor = order.count
-    let noisy = config.isNoisy
-    let scale = NoiseInjection.stepScale(
-      sigma: config.sigma, eta: config.eta, alpha: config.alpha)
-
-    var history: [EvalPoint] = []
-    func evaluateNow(_ iteration: Int) -> EvalPoint {
-      let tr = step.network.evaluate(train, with: evaluator)
-      let te = step.network.evaluate(dataset.test, with: evaluator)
-      let p = EvalPoint(
-        iteration: iteration, trainLoss: tr.loss, trainAccuracy: tr.accuracy,
-        testLoss: te.loss, testAccuracy: te.accuracy)
-      history.append(p)
-      return p
-    }
-    func finish(_ reason: StopReason, _ iterations: Int, divergedAt: Int? = nil) -> (
-      TrainingSummary, LayerNet<Float>?
-    ) {
-      let summary = TrainingSummary(
-        stopReason: reason, iterations: iterations, divergedAt: divergedAt,
-        wallSeconds: clock() - start, final: history.last, history: history)
-      return (summary, reason == .diverged ? nil : step.network)
-    }
-
-    var last = evaluateNow(0)
-    var lastReport = clock()
-    if let progress,
-      !progress(TrainingProgress(iteration: 0, maxIterations: config.maxIterations, lastEval: last))
-    {
-      return finish(.cancelled, 0)
-    }
-    if last.trainAccuracy >= config.targetAccuracy { return finish(.reachedTarget, 0) }
-
-    for k in 1...config.maxIterations {
-      if cursor >= order.count {
-        shuffle(&order, rng: &orderRNG)
-        cursor = 0
-      }
-      let rows = min(batch, order.count - cursor)
-      order.withBase { step.gather(order: $0 + cursor, rows: rows) }
-      cursor += rows
-      if !step.gradientStep(rows: rows) { return finish(.diverged, k, divergedAt: k) }
-
-      let evaluate = k % config.evalEvery == 0 || k == config.maxIterations
-      if evaluate {
-        last = evaluateNow(k)
-        if !last.trainLoss.isFinite { return finish(.diverged, k, divergedAt: k) }
-        if last.trainAccuracy >= config.targetAccuracy { return finish(.reachedTarget, k) }
-        if k == config.maxIterations { return finish(.maxIterations, k) }
-      }
-      if let progress, evaluate || clock() - lastReport >= 0.25 {
-        lastReport = clock()
-        if !progress(
-          TrainingProgress(iteration: k, maxIterations: config.maxIterations, lastEval: last))
-        {
-          return finish(.cancelled, k)
-        }
-      }
-      if noisy,
-        !step.addNoise(type: config.noiseType, alpha: config.alpha, scale: scale, rng: &noiseRNG)
-      {
-        return finish(.diverged, k, divergedAt: k)
-      }
-    }
-    return finish(.maxIterations, config.maxIterations)
+    return run(
+      config: config, step: step, trainCount: train.count, batch: batch, orderRNG: &orderRNG,
+      noiseRNG: &noiseRNG, start: start, clock: clock, progress: progress,
+      evaluate: {
+        (
+          step.network.evaluate(train, with: evaluator),
+          step.network.evaluate(dataset.test, with: evaluator)
+        )
+      }, network: { step.network })
   }
 }

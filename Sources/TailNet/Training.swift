@@ -32,7 +32,34 @@ public enum Trainer {
         classes: dataset.classes, rng: &initRNG),
       train: train, batch: batch, eta: Float(config.eta))
     let evaluator = Evaluator(network: step.network, rows: max(train.count, dataset.test.count))
-    var order = [Int32](0..<Int32(train.count))
+    return run(
+      config: config, step: step, trainCount: train.count, batch: batch, orderRNG: &orderRNG,
+      noiseRNG: &noiseRNG, start: start, clock: clock, progress: progress,
+      evaluate: {
+        (
+          step.network.evaluate(train, with: evaluator),
+          step.network.evaluate(dataset.test, with: evaluator)
+        )
+      }, network: { step.network })
+  }
+
+  /// The loop every model trains with (method doc §2): evaluate before the first step, then
+  /// per iteration k = 1…maxIterations: next mini-batch (reshuffled at each epoch start; the
+  /// last partial batch is kept), gradient step, evaluation every `evalEvery` steps and at the
+  /// last, progress, noise on the step's noisy layers after the gradient step. Stops at the
+  /// target train accuracy, at a non-finite loss or weight (diverged), at the cap, or when
+  /// `progress` returns false. One loop for the fully connected and the layer-list networks,
+  /// so their stopping rules cannot drift apart.
+  static func run<Step: TrainingStep, Net>(
+    config: TrialConfig, step: Step, trainCount: Int, batch: Int,
+    orderRNG: inout Xoshiro256, noiseRNG: inout Xoshiro256, start: Double,
+    clock: () -> Double, progress: ((TrainingProgress) -> Bool)?,
+    evaluate: () -> (
+      train: (loss: Double, accuracy: Double), test: (loss: Double, accuracy: Double)
+    ),
+    network: () -> Net
+  ) -> (summary: TrainingSummary, network: Net?) {
+    var order = [Int32](0..<Int32(trainCount))
     var cursor = order.count  // forces a shuffle before the first batch
     let noisy = config.isNoisy
     let scale = NoiseInjection.stepScale(
@@ -40,8 +67,7 @@ public enum Trainer {
 
     var history: [EvalPoint] = []
     func evaluateNow(_ iteration: Int) -> EvalPoint {
-      let tr = step.network.evaluate(train, with: evaluator)
-      let te = step.network.evaluate(dataset.test, with: evaluator)
+      let (tr, te) = evaluate()
       let p = EvalPoint(
         iteration: iteration, trainLoss: tr.loss, trainAccuracy: tr.accuracy,
         testLoss: te.loss, testAccuracy: te.accuracy)
@@ -49,13 +75,13 @@ public enum Trainer {
       return p
     }
     func finish(_ reason: StopReason, _ iterations: Int, divergedAt: Int? = nil) -> (
-      TrainingSummary, Network<Float>?
+      summary: TrainingSummary, network: Net?
     ) {
       let summary = TrainingSummary(
         stopReason: reason, iterations: iterations, divergedAt: divergedAt,
         wallSeconds: clock() - start, final: history.last,
         history: history)
-      return (summary, reason == .diverged ? nil : step.network)
+      return (summary, reason == .diverged ? nil : network())
     }
 
     var last = evaluateNow(0)
@@ -95,7 +121,7 @@ public enum Trainer {
           return finish(.cancelled, k)
         }
       }
-      // Noise on every hidden layer (never the output layer), after the gradient step.
+      // Noise on the noisy layers (never the output layer), after the gradient step.
       if noisy,
         !step.addNoise(
           type: config.noiseType, alpha: config.alpha, scale: scale, rng: &noiseRNG)
@@ -130,7 +156,17 @@ public enum Trainer {
 /// resets the bounds. Noise of type 1 is added in one pass that also measures the layer; types 2
 /// and 3 are followed by an exact scan of the hidden layers. So a trial stops as diverged at
 /// exactly the same iteration as with a full scan after every step.
-final class SGDStep {
+/// What `Trainer.run` needs of a model's SGD step (buffers allocated once per trial).
+protocol TrainingStep: AnyObject {
+  /// Copies the training examples `order[0..<rows]` into the batch buffers.
+  func gather(order: UnsafePointer<Int32>, rows: Int)
+  /// Forward, loss, backward with the update on the batch; false when it diverged.
+  func gradientStep(rows: Int) -> Bool
+  /// One draw of noise on the noisy layers; false when a weight is not finite afterwards.
+  func addNoise(type: NoiseType, alpha: Double, scale: Double, rng: inout Xoshiro256) -> Bool
+}
+
+final class SGDStep: TrainingStep {
   /// The network being trained.
   var network: Network<Float>
   let train: DataSplit
