@@ -155,7 +155,7 @@ private func trimRight(_ s: String) -> String {
 }
 
 /// Escapes text for HTML and XML (element content and attribute values).
-func htmlEscape(_ s: String) -> String {
+public func htmlEscape(_ s: String) -> String {
   var out = ""
   out.reserveCapacity(s.count)
   for ch in s {

@@ -37,17 +37,7 @@ final class LayerSGDStep: TrainingStep {
   /// Copies the training examples `order[0..<rows]` into the batch buffers.
   func gather(order: UnsafePointer<Int32>, rows: Int) {
     precondition(rows <= batch)
-    let d = network.inputs
-    train.features.withUnsafeValues { v in
-      guard let base = v.baseAddress else { return }
-      train.labels.withBase { labels in
-        for r in 0..<rows {
-          let i = Int(order[r])
-          (xBatch + r * d).update(from: base + i * d, count: d)
-          yBatch[r] = labels[i]
-        }
-      }
-    }
+    train.gather(order: order, rows: rows, features: xBatch, labels: yBatch)
   }
 
   /// Forward, loss and backward with the fused update on the first `rows` examples of the

@@ -156,6 +156,27 @@ public enum Trainer {
 /// resets the bounds. Noise of type 1 is added in one pass that also measures the layer; types 2
 /// and 3 are followed by an exact scan of the hidden layers. So a trial stops as diverged at
 /// exactly the same iteration as with a full scan after every step.
+extension DataSplit {
+  /// Copies the examples `order[0..<rows]` (features of `inputs` values each, and labels) into
+  /// `features` and `labels`: the mini-batch of an SGD step.
+  func gather(
+    order: UnsafePointer<Int32>, rows: Int, features: UnsafeMutablePointer<Float>,
+    labels: UnsafeMutablePointer<Int32>
+  ) {
+    let d = self.features.columns
+    self.features.withUnsafeValues { v in
+      guard let base = v.baseAddress else { return }
+      self.labels.withBase { source in
+        for r in 0..<rows {
+          let i = Int(order[r])
+          (features + r * d).update(from: base + i * d, count: d)
+          labels[r] = source[i]
+        }
+      }
+    }
+  }
+}
+
 /// What `Trainer.run` needs of a model's SGD step (buffers allocated once per trial).
 protocol TrainingStep: AnyObject {
   /// Copies the training examples `order[0..<rows]` into the batch buffers.
@@ -211,17 +232,7 @@ final class SGDStep: TrainingStep {
   /// Copies the training examples `order[0..<rows]` into the batch buffers.
   func gather(order: UnsafePointer<Int32>, rows: Int) {
     precondition(rows <= batch)
-    let d = network.inputs
-    train.features.withUnsafeValues { v in
-      guard let base = v.baseAddress else { return }
-      train.labels.withBase { labels in
-        for r in 0..<rows {
-          let i = Int(order[r])
-          (xBatch + r * d).update(from: base + i * d, count: d)
-          yBatch[r] = labels[i]
-        }
-      }
-    }
+    train.gather(order: order, rows: rows, features: xBatch, labels: yBatch)
   }
 
   /// Forward, loss and backward with the fused update on the first `rows` examples of the
