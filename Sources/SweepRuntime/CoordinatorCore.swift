@@ -45,11 +45,33 @@ public protocol CoordinatorLedger: AnyObject {
   /// returns (one transaction, one sync), or not at all when it throws (and then nothing of
   /// the batch is kept). The default runs `body` alone: every call is durable by itself.
   func inBatch(_ body: () throws -> Void) throws
+  /// The latest progress of open leases (for `status` and the live view; display only),
+  /// recorded inside a batch at most every `CoordinatorCore.progressInterval` seconds.
+  func progress(_ entries: [LeaseProgress]) throws
 }
 
 extension CoordinatorLedger {
   /// Every call is durable by itself: nothing to group.
   public func inBatch(_ body: () throws -> Void) throws { try body() }
+}
+
+/// The latest progress report of one lease, and when (wall clock) the coordinator received it.
+public struct LeaseProgress: Hashable, Sendable {
+  /// The lease.
+  public var lease: Lease
+  /// Iterations done.
+  public var iteration: Int
+  /// The iteration cap.
+  public var maxIterations: Int
+  /// When the report arrived.
+  public var at: Date
+  /// Creates an entry.
+  public init(lease: Lease, iteration: Int, maxIterations: Int, at: Date) {
+    self.lease = lease
+    self.iteration = iteration
+    self.maxIterations = maxIterations
+    self.at = at
+  }
 }
 
 /// One trial the coordinator serves.
@@ -194,6 +216,7 @@ public final class CoordinatorCore {
     do {
       try ledger.inBatch {
         body()
+        recordProgress()
         // A ledger call failed inside: roll back the whole batch (nothing of it was sent).
         if summary.storeFailure != nil { throw BatchAborted() }
       }
@@ -217,6 +240,36 @@ public final class CoordinatorCore {
   }
 
   struct BatchAborted: Error {}
+
+  /// Seconds between two recordings of lease progress in the ledger.
+  public static let progressInterval = 1.0
+  /// When progress was last recorded (scheduler clock); reports after it are new.
+  var progressRecordedAt = -Double.infinity
+
+  /// Inside a batch: hands the ledger the progress reports that arrived since the last
+  /// recording, at most every `progressInterval` seconds, so that a store sees about one
+  /// update per running lease and second whatever the workers' report rate. A failure here
+  /// fails the batch like any ledger call (the store cannot take writes).
+  func recordProgress() {
+    let now = lastNow
+    guard summary.storeFailure == nil, now - progressRecordedAt >= Self.progressInterval else {
+      return
+    }
+    let reports = scheduler.progressReports(after: progressRecordedAt)
+    progressRecordedAt = now
+    guard !reports.isEmpty else { return }
+    let wallNow = Date()
+    let entries = reports.map { r in
+      LeaseProgress(
+        lease: r.progress.lease, iteration: r.progress.iteration,
+        maxIterations: r.progress.maxIterations, at: wallNow.addingTimeInterval(r.at - now))
+    }
+    do {
+      try ledger.progress(entries)
+    } catch {
+      storeFailed("\(error)", now: now)
+    }
+  }
 
   /// Time passed; `drained`: every message that arrived by `now` was handled.
   public func tick(now: Double, drained: Bool) { handle(.tick(drained: drained), now: now) }

@@ -31,6 +31,14 @@ final class StoreLedger: CoordinatorLedger {
   func inBatch(_ body: () throws -> Void) throws {
     try store.batch(body)
   }
+  func progress(_ entries: [LeaseProgress]) throws {
+    try store.recordProgress(
+      entries.map {
+        AttemptProgress(
+          trial: $0.lease.trial, attempt: $0.lease.attempt, iteration: $0.iteration,
+          maxIterations: $0.maxIterations, at: $0.at)
+      })
+  }
 }
 
 /// Options shared by `tailsweep run` and `tailsweep coordinator`.

@@ -23,6 +23,11 @@ enum API {
     var label: String
     var attempt: Int
     var startedAt: Date?
+    /// The latest iteration the worker reported, its cap, and when it reported it (the
+    /// coordinator records them about once a second; nil before the first report).
+    var iteration: Int?
+    var maxIterations: Int?
+    var progressAt: Date?
   }
   struct Failure: Encodable {
     var trial: String
@@ -100,9 +105,9 @@ enum API {
   }
 
   static let notStored =
-    "The store records leases, not heartbeats: per-worker iteration and heartbeat times are "
-    + "not in sweep.sqlite. Shown per worker: its open leases (trial, since when) and the "
-    + "last time a lease of it began or ended."
+    "Per worker: its open leases (trial, since when, the iteration last reported and when: "
+    + "the coordinator records them about once a second) and the last time a lease of it "
+    + "began or ended. Idle workers' heartbeats are not stored."
 
   static func num(_ x: Double) -> String { KeyValue.number(x).description }
 
@@ -139,7 +144,8 @@ enum API {
       leases[a.worker, default: []].append(
         Lease(
           trial: a.trial.hex, label: label(a.trial, snap), attempt: a.attempt,
-          startedAt: a.startedAt))
+          startedAt: a.startedAt, iteration: a.iteration, maxIterations: a.maxIterations,
+          progressAt: a.progressAt))
     }
     let workers = (snap.status?.workers ?? []).map { w in
       Worker(

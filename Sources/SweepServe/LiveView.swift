@@ -90,19 +90,32 @@ public final class LiveView: Sendable {
         let sweeps = try store.sweeps()
         let current = sweeps.max { ($0.lastRunAt ?? .distantPast) < ($1.lastRunAt ?? .distantPast) }
         let status = try store.status(sweepID: current?.id)
+        // Open leases with their latest progress: cheap to read, and when only they changed
+        // (iterations move every second), the snapshot is patched rather than rebuilt.
+        let open = try store.openAttempts(sweepID: current?.id)
         var hasher = Hasher()
         hasher.combine(status)
         hasher.combine(current)
         let fingerprint = hasher.finalize()
+        var versionHasher = Hasher()
+        versionHasher.combine(fingerprint)
+        versionHasher.combine(open)
+        let version = versionHasher.finalize()
         if var s = c.snapshot,
           c.fingerprint == fingerprint
             || t0 - c.builtAt < rebuildSpacing * c.buildSeconds
         {
           s.now = now()
+          if c.fingerprint == fingerprint, s.running != open {
+            s.running = open
+            s.version = version
+            c.snapshot = s
+          }
           return s
         }
-        let built = try Snapshot.build(
-          store: store, sweep: current, status: status, now: now(), version: fingerprint)
+        var built = try Snapshot.build(
+          store: store, sweep: current, status: status, now: now(), version: version)
+        built.running = open
         c.snapshot = built
         c.fingerprint = fingerprint
         c.builtAt = t0

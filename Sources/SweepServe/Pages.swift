@@ -50,7 +50,7 @@ enum Pages {
       <p id="progress">\(esc(progressText(s)))</p>
       <p id="counts" class="muted">\(esc(countsText(s)))</p>
       <h2>Workers</h2>
-      <table id="workers"><thead><tr><th class="txt">worker</th><th class="txt">host</th><th class="txt">now running (since)</th><th class="num">leases</th><th class="num">committed</th><th class="num">failed</th><th class="txt">last seen</th></tr></thead><tbody></tbody></table>
+      <table id="workers"><thead><tr><th class="txt">worker</th><th class="txt">host</th><th class="txt">now running (since, iteration)</th><th class="num">leases</th><th class="num">committed</th><th class="num">failed</th><th class="txt">last seen</th></tr></thead><tbody></tbody></table>
       <p class="muted">\(esc(API.notStored))</p>
       <h2>Failures and divergences</h2>
       <div id="failures"><p class="muted">none</p></div>
@@ -132,7 +132,7 @@ enum Pages {
         : '<li class="muted">No paired comparison yet.</li>';
       $('workers').tBodies[0].innerHTML = s.workers.map((w) => '<tr><td class="txt">' + esc(w.worker) +
         '</td><td class="txt">' + esc(w.host) + '</td><td class="txt">' +
-        (w.current.length ? w.current.map((l) => trialLink(l.trial, l.label) + ' (' + ago(l.startedAt, s.now) + ')').join('<br>') : 'idle') +
+        (w.current.length ? w.current.map((l) => trialLink(l.trial, l.label) + ' (' + ago(l.startedAt, s.now) + ')' + (l.iteration == null ? '' : ' iteration ' + l.iteration + '/' + l.maxIterations + (l.progressAt ? ', reported ' + ago(l.progressAt, s.now) : ''))).join('<br>') : 'idle') +
         '</td><td class="num">' + w.attempts + '</td><td class="num">' + w.committed + '</td><td class="num">' + w.failed +
         '</td><td class="txt">' + ago(w.lastSeen, s.now) + '</td></tr>').join('');
       $('recent').tBodies[0].innerHTML = s.recent.slice(0, 20).map((r) => '<tr data-trial="' + r.trial + '"><td class="txt">' +

@@ -117,7 +117,23 @@ enum Schema {
           UPDATE sweeps SET family = name, version = 1;
           """)
     }
+    // The latest progress of an open lease, as the coordinator last recorded it (at most about
+    // once a second, inside its group commits): iteration, iteration cap, and when the worker
+    // reported it. For `status` and the live view, which read the store only. Additive.
+    m.registerMigration("v3-attempt-progress") { db in
+      try db.execute(
+        sql: """
+          ALTER TABLE attempts ADD COLUMN iteration INTEGER;
+          ALTER TABLE attempts ADD COLUMN max_iterations INTEGER;
+          ALTER TABLE attempts ADD COLUMN progress_at TEXT;
+          """)
+    }
     return m
+  }
+
+  /// Whether attempts carry progress columns (a store migrated by this version or later).
+  static func hasAttemptProgress(_ db: Database) throws -> Bool {
+    try db.columns(in: "attempts").contains { $0.name == "progress_at" }
   }
 
   /// Whether the sweep-identity columns exist (a store migrated by this version or later; a

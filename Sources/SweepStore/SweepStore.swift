@@ -705,10 +705,14 @@ public final class SweepStore: Sendable {
       let filter =
         sweepID == nil
         ? "" : "AND trial_id IN (SELECT trial_id FROM sweep_trials WHERE sweep_id = ?)"
+      // Stores older than the progress columns (opened read-only, not migrated) have none.
+      let progress =
+        try Schema.hasAttemptProgress(db)
+        ? "iteration, max_iterations, progress_at" : "NULL, NULL, NULL"
       return try Row.fetchAll(
         db,
         sql: """
-          SELECT trial_id, attempt, worker, host, started_at FROM attempts
+          SELECT trial_id, attempt, worker, host, started_at, \(progress) FROM attempts
           WHERE leased = 1 AND ended_at IS NULL \(filter) ORDER BY id
           """, arguments: sweepID.map { [$0] } ?? []
       ).map { row in
@@ -718,7 +722,24 @@ public final class SweepStore: Sendable {
           worker: try row.decode(String.self, atIndex: 2),
           host: try row.decode(String.self, atIndex: 3), leased: true,
           startedAt: try row.decode(Date?.self, atIndex: 4), endedAt: nil, outcome: nil,
-          error: nil)
+          error: nil, iteration: try row.decode(Int?.self, atIndex: 5),
+          maxIterations: try row.decode(Int?.self, atIndex: 6),
+          progressAt: try row.decode(Date?.self, atIndex: 7))
+      }
+    }
+  }
+
+  /// Records the latest progress of open leases (`openAttempts` reads it back). Entries whose
+  /// attempt is closed or unknown are ignored: progress is for display only.
+  public func recordProgress(_ entries: [AttemptProgress]) throws {
+    guard !entries.isEmpty else { return }
+    try write { db in
+      for e in entries {
+        try db.run(
+          sql: """
+            UPDATE attempts SET iteration = ?, max_iterations = ?, progress_at = ?
+            WHERE trial_id = ? AND attempt = ? AND leased = 1 AND ended_at IS NULL
+            """, arguments: [e.iteration, e.maxIterations, e.at, e.trial.hex, e.attempt])
       }
     }
   }

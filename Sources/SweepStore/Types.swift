@@ -126,6 +126,35 @@ public struct AttemptRecord: Hashable, Sendable {
   public var outcome: AttemptOutcome?
   /// Why it failed; for a lease declared lost whose result came later, the loss.
   public var error: String?
+  /// The latest iteration the worker reported for this lease, as recorded by the coordinator
+  /// (nil: none recorded, or a store without progress columns).
+  public var iteration: Int? = nil
+  /// The trial's iteration cap, with `iteration`.
+  public var maxIterations: Int? = nil
+  /// When the coordinator received that report: the last sign of life of the lease.
+  public var progressAt: Date? = nil
+}
+
+/// The latest progress of one open lease, for `SweepStore.recordProgress`.
+public struct AttemptProgress: Hashable, Sendable {
+  /// The trial.
+  public var trial: TrialID
+  /// The attempt (lease) number.
+  public var attempt: Int
+  /// Iterations done.
+  public var iteration: Int
+  /// The iteration cap.
+  public var maxIterations: Int
+  /// When the report arrived.
+  public var at: Date
+  /// Creates an entry.
+  public init(trial: TrialID, attempt: Int, iteration: Int, maxIterations: Int, at: Date) {
+    self.trial = trial
+    self.attempt = attempt
+    self.iteration = iteration
+    self.maxIterations = maxIterations
+    self.at = at
+  }
 }
 
 /// Counts of trials by state plus per-worker activity.

@@ -173,6 +173,8 @@ public struct Scheduler: Sendable {
     var at: Double
     /// The latest progress report of the lease.
     var progress: ProgressBody?
+    /// When it arrived (scheduler clock).
+    var progressAt: Double?
   }
 
   struct Worker: Hashable, Sendable {
@@ -320,7 +322,10 @@ public struct Scheduler: Sendable {
     case .progress(let w, let body):
       if workers[w] != nil {
         touch(w, now)
-        if isCurrent(body.lease, of: w) { workers[w]?.leases[body.lease]?.progress = body }
+        if isCurrent(body.lease, of: w) {
+          workers[w]?.leases[body.lease]?.progress = body
+          workers[w]?.leases[body.lease]?.progressAt = now
+        }
       } else {
         out.append(.reject(w, unknownWorkerReject))
       }
@@ -443,6 +448,20 @@ public struct Scheduler: Sendable {
     case .done: counts.done += 1
     case .failed: counts.failed += 1
     }
+  }
+
+  /// The latest progress report of every current lease that arrived after `since` (scheduler
+  /// clock), with its arrival time: what the coordinator records for `status` and the live
+  /// view. O(current leases); the coordinator calls it about once a second.
+  public func progressReports(after since: Double) -> [(progress: ProgressBody, at: Double)] {
+    var out: [(progress: ProgressBody, at: Double)] = []
+    for worker in workers.values {
+      for sent in worker.leases.values {
+        guard let p = sent.progress, let at = sent.progressAt, at > since else { continue }
+        out.append((p, at))
+      }
+    }
+    return out
   }
 
   /// The running lease furthest along (by share of its iteration cap) among those that

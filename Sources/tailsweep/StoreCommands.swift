@@ -235,7 +235,14 @@ struct Status: ParsableCommand {
       let now = Date()
       for a in running.prefix(20) {
         let since = a.startedAt.map { " for \(durationText(now.timeIntervalSince($0)))" } ?? ""
-        out += "  trial \(a.trial.short) attempt \(a.attempt) on \(a.worker)\(since)\n"
+        var progress = ""
+        if let i = a.iteration, let m = a.maxIterations {
+          progress = ", iteration \(i)/\(m)"
+          if let t = a.progressAt {
+            progress += " (reported \(durationText(max(0, now.timeIntervalSince(t)))) ago)"
+          }
+        }
+        out += "  trial \(a.trial.short) attempt \(a.attempt) on \(a.worker)\(since)\(progress)\n"
       }
       if running.count > 20 { out += "  … and \(running.count - 20) more\n" }
     }
@@ -316,6 +323,9 @@ struct Status: ParsableCommand {
         d["startedAt"] = timeText(t)
         d["elapsedSeconds"] = (Date().timeIntervalSince(t) * 10).rounded() / 10
       }
+      if let i = a.iteration { d["iteration"] = i }
+      if let m = a.maxIterations { d["maxIterations"] = m }
+      if let t = a.progressAt { d["progressAt"] = timeText(t) }
       return d
     }
     if check { object["check"] = problems.isEmpty ? ["ok"] : problems }

@@ -144,7 +144,10 @@ import Testing
       .split(separator: "\n").compactMap { Int32($0) }
     launched += pids
     #expect(pids.count == 2)
-    #expect(pids.allSatisfy(Self.isTailsweep), "workers are not running: \(pids)")
+    // Each worker execs through env and nohup: wait until every PID runs tailsweep itself.
+    #expect(
+      ClusterSupport.waitUntil(timeout: 10) { pids.allSatisfy(Self.isTailsweep) },
+      "workers are not running: \(pids)")
 
     let sweepDir = dir.appendingPathComponent("sweep")
     try FileManager.default.createDirectory(at: sweepDir, withIntermediateDirectories: true)
@@ -176,7 +179,8 @@ import Testing
     let idle = try String(contentsOfFile: "\(local)/localhost.pids", encoding: .utf8)
       .split(separator: "\n").compactMap { Int32($0) }
     launched += idle
-    #expect(idle.count == 2 && idle.allSatisfy(Self.isTailsweep))
+    #expect(idle.count == 2)
+    #expect(ClusterSupport.waitUntil(timeout: 10) { idle.allSatisfy(Self.isTailsweep) })
     let stop = try ClusterSupport.runScript(
       "ssh/stop-workers.sh",
       [hostfile.path, "--ssh", "\(fakeSSH.path) -o BatchMode=yes", "--remote-dir", remote])

@@ -345,6 +345,18 @@ extension SweepChecksTests {
     #expect(
       run.log.range(of: #"at iteration \d+/1000000 after \d+ s"#, options: .regularExpression)
         != nil)
+    // Another process sees the lease's progress in the store (recorded about once a second).
+    var statusText = ""
+    #expect(
+      Dist.eventually(30) {
+        statusText =
+          (try? Binary.run(["status", dir.appendingPathComponent("results").path]).stdout) ?? ""
+        return statusText.range(
+          of: #"attempt 1 on \S+ for .*, iteration \d+/1000000 \(reported \S+ ago\)"#,
+          options: .regularExpression) != nil
+      }, "\(statusText)")
+    let json = try Binary.run(["status", dir.appendingPathComponent("results").path, "--json"])
+    #expect(json.stdout.contains("\"maxIterations\" : 1000000"), "\(json.stdout)")
     run.signal(SIGINT)
     #expect(run.wait(20) == 130, "\(run.log)")
     #expect(run.log.contains("interrupted: 0/1 done; run the same command again to resume"))

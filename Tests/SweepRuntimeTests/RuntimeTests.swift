@@ -410,3 +410,29 @@ extension Array {
   struct Other: Error {}
   #expect(!trialErrorText(Other()).hasPrefix(permanentErrorPrefix))
 }
+
+/// The coordinator records the latest progress of each running lease in its ledger (for
+/// `status` and the live view), inside its group commits and at most about once a second,
+/// whatever the rate of reports; a closed lease's progress is not updated any more.
+@Test func leaseProgressIsRecordedAboutOnceASecond() {
+  let sim = SimCluster(trials: 2, seed: 3)
+  sim.maxDelay = 0
+  sim.trialSeconds = 10
+  sim.progressReports = true
+  sim.addWorker("w1", slots: 1)
+  sim.run(for: 6)
+  let running = sim.ledger.progress
+  #expect(running.count == 1, "\(running)")
+  let first = running.values.first
+  // 6 s into a 10 s trial (minus the time to register and be assigned): about 50 of 100.
+  #expect((first?.iteration ?? 0) >= 30 && (first?.iteration ?? 100) <= 60, "\(running)")
+  #expect(first?.maxIterations == 100)
+  // About one recording per second (reports arrive once per heartbeat interval of 1 s).
+  #expect(sim.ledger.progressRecordings >= 3 && sim.ledger.progressRecordings <= 7)
+  let recordings = sim.ledger.progressRecordings
+  #expect(sim.run(for: 60) { sim.allSettled })
+  #expect(sim.violations().isEmpty, "\(sim.violations())")
+  // The second trial's lease was recorded too; nothing more is recorded once all is done.
+  #expect(sim.ledger.progress.count == 2)
+  #expect(sim.ledger.progressRecordings > recordings)
+}

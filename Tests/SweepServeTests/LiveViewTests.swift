@@ -96,7 +96,19 @@ private enum Store {
   let status = API.status(s1)
   #expect(status.finished == 1 && status.total == 4)
   #expect(status.workers.first { $0.worker == "w2" }?.current.map(\.trial) == [ids[1].hex])
-  #expect(status.notStored.contains("not in sweep.sqlite"))
+  #expect(status.notStored.contains("Idle workers' heartbeats are not stored"))
+  #expect(status.workers.first { $0.worker == "w2" }?.current.first?.iteration == nil)
+
+  // The coordinator records the lease's progress: the snapshot shows it (patched, not
+  // rebuilt: counts and activity are unchanged) under a new version.
+  let reported = start.addingTimeInterval(15)
+  try store.recordProgress([
+    AttemptProgress(trial: ids[1], attempt: 1, iteration: 700, maxIterations: 2000, at: reported)
+  ])
+  let progressed = view.snapshot()
+  #expect(progressed.version != s1.version)
+  let lease = API.status(progressed).workers.first { $0.worker == "w2" }?.current.first
+  #expect(lease?.iteration == 700 && lease?.maxIterations == 2000 && lease?.progressAt == reported)
 
   // A new commit changes the version; the paired answer appears once noisy and plain pair.
   _ = try store.commit(

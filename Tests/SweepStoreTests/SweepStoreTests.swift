@@ -567,3 +567,62 @@ private final class PollCounts: @unchecked Sendable {
     #expect(try store.sweeps().filter(\.isCurrent).map(\.id) == [one])
   }
 }
+
+/// The latest progress of open leases: recorded by the coordinator, read back by `status` and
+/// the live view; closed leases keep theirs; stores without the columns read as no progress.
+@Suite struct AttemptProgressTests {
+  @Test func progressOfOpenLeasesIsRecordedAndReadBack() throws {
+    let path = try Fixtures.storePath()
+    let store = try SweepStore(path: path)
+    let t = Fixtures.trials(1...2)
+    let id = try store.beginSweep(
+      name: "grid", description: "", text: "", trials: t, provenance: Fixtures.provenance)
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+    try store.attemptStarted(trial: t[0].id, attempt: 1, worker: "w1", host: "h1", at: start)
+    try store.attemptStarted(trial: t[1].id, attempt: 1, worker: "w2", host: "h2", at: start)
+    #expect(try store.openAttempts(sweepID: id).allSatisfy { $0.iteration == nil })
+    let at = start.addingTimeInterval(5)
+    try store.recordProgress([
+      AttemptProgress(trial: t[0].id, attempt: 1, iteration: 1200, maxIterations: 3000, at: at),
+      // Not an open lease: ignored.
+      AttemptProgress(trial: t[1].id, attempt: 7, iteration: 1, maxIterations: 3000, at: at),
+    ])
+    let open = try store.openAttempts(sweepID: id)
+    #expect(open.count == 2)
+    let first = try #require(open.first { $0.trial == t[0].id })
+    #expect(first.iteration == 1200 && first.maxIterations == 3000 && first.progressAt == at)
+    #expect(open.first { $0.trial == t[1].id }?.iteration == nil)
+    // A closed lease is not updated any more (and is no longer open).
+    try store.attemptEnded(
+      trial: t[0].id, attempt: 1, outcome: .lost, error: "silent", at: at.addingTimeInterval(1))
+    try store.recordProgress([
+      AttemptProgress(
+        trial: t[0].id, attempt: 1, iteration: 2000, maxIterations: 3000,
+        at: at.addingTimeInterval(2))
+    ])
+    #expect(try store.openAttempts(sweepID: id).map(\.trial) == [t[1].id])
+    try store.close()
+
+    // A store of the previous release (no progress columns), read without migrating.
+    let q = try DatabaseQueue(path: path)
+    try q.write { db in
+      for column in ["iteration", "max_iterations", "progress_at"] {
+        try db.execute(sql: "ALTER TABLE attempts DROP COLUMN \(column)")
+      }
+      try db.execute(
+        sql: "DELETE FROM grdb_migrations WHERE identifier = 'v3-attempt-progress'")
+    }
+    try q.close()
+    let reader = try SweepStore(readOnlyPath: path)
+    let old = try reader.openAttempts(sweepID: id)
+    #expect(old.map(\.trial) == [t[1].id] && old[0].iteration == nil && old[0].progressAt == nil)
+    try reader.close()
+    // The next writer adds the columns.
+    let writer = try SweepStore(path: path)
+    try writer.recordProgress([
+      AttemptProgress(trial: t[1].id, attempt: 1, iteration: 5, maxIterations: 3000, at: at)
+    ])
+    #expect(try writer.openAttempts(sweepID: id).first?.iteration == 5)
+    try writer.close()
+  }
+}

@@ -114,6 +114,16 @@ public final class InMemoryLedger: CoordinatorLedger {
     if let failure { throw Unavailable(description: failure) }
   }
 
+  /// The latest progress recorded per lease, and how many times progress was recorded.
+  public private(set) var progress: [Lease: LeaseProgress] = [:]
+  public private(set) var progressRecordings = 0
+
+  public func progress(_ entries: [LeaseProgress]) throws {
+    try check()
+    progressRecordings += 1
+    for e in entries { progress[e.lease] = e }
+  }
+
   public func started(_ lease: Lease, worker: String, host: String) throws {
     try check()
     if attempts[lease] != nil { reusedAttempts.append(lease) }
@@ -221,6 +231,9 @@ public final class SimCluster: CoordinatorTransport {
   public var workers: [WorkerID: SimWorker] = [:]
   public var inFlight: [InFlight] = []
   public var trialSeconds = 3.0
+  /// Workers report training progress (iterations 0…100 over a trial) every step, as real
+  /// workers do; the worker machine sends at most one report per heartbeat interval.
+  public var progressReports = false
   /// Network faults (probabilities per message).
   public var loss = 0.0
   public var duplication = 0.0
@@ -393,6 +406,15 @@ public final class SimCluster: CoordinatorTransport {
         if c.cancelled { result.training.stopReason = .cancelled }
         if w.corruptResults { result.training.wallSeconds = .nan }
         perform(w, w.machine.finished(ResultBody(lease: l, result: result, error: nil), now: now))
+      }
+      if progressReports {
+        for (l, c) in w.computing.sorted(by: { $0.key.trial < $1.key.trial }) {
+          let seconds = w.trialSeconds ?? trialSeconds
+          let done = min(1, max(0, 1 - (c.finishAt - now) / seconds))
+          let body = ProgressBody(
+            lease: l, iteration: Int(done * 100), maxIterations: 100, trainAccuracy: nil)
+          perform(w, w.machine.progress(body, now: now))
+        }
       }
       perform(w, w.machine.tick(now: now))
     }
