@@ -359,6 +359,48 @@ public final class SweepStore: Sendable {
     }
   }
 
+  /// Writes a consistent copy of the store to `destination` (a new file; SQLite's
+  /// `VACUUM INTO`), then keeps in that copy only the sweep
+  /// definition `sweepID` and its trials, attempts and results: an archive that `status`,
+  /// `report` and `export` read like any store. Returns the number of trials in it.
+  public func archive(sweepID: Int64, to destination: String) throws -> Int {
+    guard !FileManager.default.fileExists(atPath: destination) else {
+      throw StoreError.database(path: destination, message: "the archive file exists already")
+    }
+    try read { db in try Self.requireSweep(db, sweepID) }
+    do {
+      try db.vacuum(into: destination)
+    } catch {
+      throw StoreError.database(path: destination, message: "\(error)")
+    }
+    let copy = try SweepStore(path: destination)
+    let count: Int
+    do {
+      for other in try copy.sweeps() where other.id != sweepID {
+        _ = try copy.deleteSweep(id: other.id)
+      }
+      try copy.pruneUnlinkedTrials()
+      count = try copy.linkedTrialIDs(sweepID: sweepID).count
+      try copy.close()
+    } catch {
+      try? copy.close()
+      throw error
+    }
+    // One self-contained file: the WAL folded in and removed, no writer lock file left.
+    do {
+      let queue = try DatabaseQueue(path: destination)
+      try queue.writeWithoutTransaction { db in
+        try db.execute(sql: "PRAGMA journal_mode = DELETE")
+        try db.execute(sql: "VACUUM")
+      }
+      try queue.close()
+    } catch {
+      throw StoreError.database(path: destination, message: "\(error)")
+    }
+    try? FileManager.default.removeItem(atPath: destination + ".lock")
+    return count
+  }
+
   /// Deletes the trials that belong to no sweep, with their results and attempts. Returns how
   /// many trials were deleted.
   @discardableResult

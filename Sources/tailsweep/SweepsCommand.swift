@@ -6,7 +6,7 @@ import SweepStore
 struct Sweeps: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "The sweeps stored under a results folder.",
-    subcommands: [ListSweeps.self, DeleteSweep.self, PruneTrials.self])
+    subcommands: [ListSweeps.self, ArchiveSweep.self, DeleteSweep.self, PruneTrials.self])
 }
 
 struct ListSweeps: ParsableCommand {
@@ -145,6 +145,67 @@ struct DeleteSweep: ParsableCommand {
       "deleted sweep \(info.name) (id \(info.id)); \(unlinked) trial\(unlinked == 1 ? "" : "s") "
         + "of the store \(unlinked == 1 ? "is" : "are") now in no sweep (sweeps prune deletes them)"
     )
+  }
+}
+
+struct ArchiveSweep: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "archive",
+    abstract: "Copy one sweep definition, with its trials and results, into a store of its own.",
+    discussion:
+      "The archive (default: archive/NAME-YYYYMMDD-HHMMSS.sqlite in the sweep's folder) is a "
+      + "store like any other: status, report and export read it. With --delete, the "
+      + "definition is then deleted from the live store, as `sweeps delete --yes` does.")
+
+  @Argument(help: "The definition, by name (small, small@2) or id.")
+  var sweep: String
+
+  @Argument(help: "The folder given to run --results, a sweep's folder, or its sweep.sqlite.")
+  var results: String?
+
+  @Option(help: "The archive file to write (it must not exist).")
+  var out: String?
+
+  @Flag(help: "Delete the definition from the live store once the archive is written.")
+  var delete = false
+
+  func run() throws {
+    let store = try writableStore(results, sweep: sweep)
+    defer { try? store.close() }
+    let all = try store.sweeps()
+    guard
+      let info = all.first(where: { $0.name == sweep }) ?? all.first(where: { "\($0.id)" == sweep })
+    else {
+      throw UsageError(
+        "no sweep '\(sweep)' in \(store.path); sweeps there (name or id): "
+          + (all.isEmpty ? "none" : all.map { "\($0.name) (\($0.id))" }.joined(separator: ", ")))
+    }
+    let destination: String
+    if let out {
+      destination = out
+    } else {
+      let folder = URL(fileURLWithPath: store.path).deletingLastPathComponent()
+        .appendingPathComponent("archive")
+      try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+      let stamp = DateFormatter()
+      stamp.locale = Locale(identifier: "en_US_POSIX")
+      stamp.timeZone = TimeZone(identifier: "UTC")
+      stamp.dateFormat = "yyyyMMdd-HHmmss"
+      destination =
+        folder.appendingPathComponent("\(info.name)-\(stamp.string(from: Date())).sqlite")
+        .path
+    }
+    if FileManager.default.fileExists(atPath: destination) {
+      throw UsageError("--out: \(destination) exists already; archives are never overwritten")
+    }
+    let trials = try store.archive(sweepID: info.id, to: destination)
+    print("archived sweep \(info.name) (id \(info.id), \(trials) trials) to \(destination)")
+    if delete {
+      try store.deleteSweep(id: info.id)
+      print(
+        "deleted sweep \(info.name) from \(store.path) (sweeps prune deletes trials now in no sweep)"
+      )
+    }
   }
 }
 

@@ -323,6 +323,47 @@ extension SweepChecksTests {
 }
 
 extension SweepChecksTests {
+  /// `sweeps archive`: one definition with its trials and results in a store of its own, which
+  /// status, report and export read; `--delete` then drops it from the live store.
+  @Test func anArchiveHoldsOneDefinitionAndReadsLikeAStore() throws {
+    let dir = try Binary.temporaryDirectory("archive")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for eta in [0.1, 0.2] {
+      try CommandLineTests.writeTinySweep(dir, eta: eta)
+      let r = try Binary.run(["run", "tiny.yaml", "--workers", "1", "--quiet"], in: dir)
+      #expect(r.status == 0, "\(r.stderr)")
+    }
+    let file = dir.appendingPathComponent("tiny-1.sqlite").path
+    let archive = try Binary.run(["sweeps", "archive", "tiny", "--out", file, "--delete"], in: dir)
+    #expect(archive.status == 0, "\(archive.stderr)")
+    #expect(archive.stdout.contains("archived sweep tiny (id 1, 4 trials) to \(file)"))
+    #expect(archive.stdout.contains("deleted sweep tiny from"), "\(archive.stdout)")
+    // The archive: only that definition, its 4 trials with their results.
+    let store = try SweepStore(readOnlyPath: file)
+    #expect(try store.sweeps().map(\.name) == ["tiny"])
+    let rows = try store.rows(sweepID: nil)
+    #expect(rows.count == 4 && rows.allSatisfy { $0.result != nil && $0.config.eta == 0.1 })
+    #expect(try store.verify().isEmpty)
+    try store.close()
+    let report = try Binary.run(["report", file], in: dir)
+    #expect(report.status == 0, "\(report.stderr)")
+    let export = try Binary.run(["export", file, "--format", "jsonl"], in: dir)
+    #expect(export.stdout.split(separator: "\n").count == 4, "\(export.stderr)")
+    // The live store keeps the other definition only; archives are never overwritten.
+    let list = try Binary.run(["sweeps", "list"], in: dir)
+    #expect(!list.stdout.contains("tiny    1") && list.stdout.contains("tiny@2"), "\(list.stdout)")
+    let again = try Binary.run(["sweeps", "archive", "tiny@2", "--out", file], in: dir)
+    #expect(again.status == 2 && again.stderr.contains("exists already"), "\(again.stderr)")
+    // Default file: archive/NAME-TIME.sqlite in the sweep's folder.
+    let byDefault = try Binary.run(["sweeps", "archive", "tiny@2"], in: dir)
+    #expect(byDefault.status == 0, "\(byDefault.stderr)")
+    let folder = dir.appendingPathComponent("results/tiny/archive").path
+    let files = try FileManager.default.contentsOfDirectory(atPath: folder)
+    #expect(
+      files.count == 1 && files[0].hasPrefix("tiny@2-") && files[0].hasSuffix(".sqlite"), "\(files)"
+    )
+  }
+
   /// A trial that runs for a while: before the first result the progress line names the
   /// furthest trial and its iteration, not "0.00 trials/s | ETA ?".
   @Test(.timeLimit(.minutes(2)))
