@@ -36,7 +36,8 @@ struct Plan: ParsableCommand {
     help: ArgumentHelp(
       "Dry run of a resume: compare with the results stored here.",
       discussion:
-        "The folder given to run --results, or the sweep's own folder. Nothing is changed."))
+        "The folder given to run --results, or the sweep's own folder. Nothing is changed. "
+        + "Without it, ./results is used when it holds this sweep."))
   var results: String?
 
   @Option(help: "With --results: which finished trials a run would retry.")
@@ -55,7 +56,15 @@ struct Plan: ParsableCommand {
     } else {
       print(loaded.planText(), terminator: "")
     }
-    if let results { print(try dryRun(loaded, results: results)) }
+    if let results {
+      print(try dryRun(loaded, results: results))
+    } else if !json,
+      FileManager.default.fileExists(atPath: "results/\(loaded.name)/sweep.sqlite")
+    {
+      // `run`'s default results folder holds this sweep: say what a run would do there, with
+      // the time estimate measured on its finished trials.
+      print(try dryRun(loaded, results: "results"))
+    }
   }
 
   /// What `run SWEEP --results RESULTS` would do now: the definition it would record, and which

@@ -269,6 +269,10 @@ extension SweepChecksTests {
     // Measured on the 4 finished trials: seconds per unit of relative cost.
     #expect(grown.stdout.contains("estimate: about "), "\(grown.stdout)")
     #expect(grown.stdout.contains("measured over 4 finished trials"), "\(grown.stdout)")
+    // Without --results, plan looks in run's default folder (./results) by itself.
+    let plain = try Binary.run(["plan", "tiny.yaml"], in: dir)
+    #expect(plain.stdout.contains("dry run against "), "\(plain.stdout)")
+    #expect(plain.stdout.contains("estimate: about "), "\(plain.stdout)")
     let before = try Binary.run(["sweeps", "list"], in: dir)
     #expect(
       before.stdout.split(separator: "\n").count == 2, "plan changed nothing: \(before.stdout)")
