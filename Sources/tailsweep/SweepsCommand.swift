@@ -105,6 +105,20 @@ private func writableStore(_ results: String?, sweep: String?) throws -> SweepSt
   }
 }
 
+/// The definition `sweep` names (name such as small or small@2, or id) in `store`; a usage
+/// error listing the store's definitions when there is none.
+func definition(_ sweep: String, in store: SweepStore) throws -> SweepInfo {
+  let all = try store.sweeps()
+  guard
+    let info = all.first(where: { $0.name == sweep }) ?? all.first(where: { "\($0.id)" == sweep })
+  else {
+    throw UsageError(
+      "no sweep '\(sweep)' in \(store.path); sweeps there (name or id): "
+        + (all.isEmpty ? "none" : all.map { "\($0.name) (\($0.id))" }.joined(separator: ", ")))
+  }
+  return info
+}
+
 struct DeleteSweep: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "delete",
@@ -125,14 +139,7 @@ struct DeleteSweep: ParsableCommand {
   func run() throws {
     let store = try writableStore(results, sweep: sweep)
     defer { try? store.close() }
-    let all = try store.sweeps()
-    guard
-      let info = all.first(where: { $0.name == sweep }) ?? all.first(where: { "\($0.id)" == sweep })
-    else {
-      throw UsageError(
-        "no sweep '\(sweep)' in \(store.path); sweeps there (name or id): "
-          + (all.isEmpty ? "none" : all.map { "\($0.name) (\($0.id))" }.joined(separator: ", ")))
-    }
+    let info = try definition(sweep, in: store)
     guard yes else {
       print(
         "would delete sweep \(info.name) (id \(info.id), \(info.trialCount) trials linked, "
@@ -172,14 +179,7 @@ struct ArchiveSweep: ParsableCommand {
   func run() throws {
     let store = try writableStore(results, sweep: sweep)
     defer { try? store.close() }
-    let all = try store.sweeps()
-    guard
-      let info = all.first(where: { $0.name == sweep }) ?? all.first(where: { "\($0.id)" == sweep })
-    else {
-      throw UsageError(
-        "no sweep '\(sweep)' in \(store.path); sweeps there (name or id): "
-          + (all.isEmpty ? "none" : all.map { "\($0.name) (\($0.id))" }.joined(separator: ", ")))
-    }
+    let info = try definition(sweep, in: store)
     let destination: String
     if let out {
       destination = out
