@@ -218,7 +218,9 @@ def train_main(a):
 
 def tailsweep_row(path):
     r = json.load(open(path))["result"]
-    c = r["compression"]
+    c = r.get("compression")
+    if not c:  # a diverged trial has no compression
+        return None
     return dict(pruningRatio=c["pruningRatio"], testAccuracy=c["unpruned"]["testAccuracy"],
                 prunedTestAccuracy=c["pruned"]["testAccuracy"])
 
@@ -232,6 +234,11 @@ def compare_main(a):
     for name, pattern, jsonl in a.arm:
         ts = [tailsweep_row(p) for p in sorted(glob.glob(pattern))]
         pt = [json.loads(line) for line in open(jsonl) if line.strip()]
+        gone = (sum(r is None for r in ts), sum(r["stopReason"] == "diverged" for r in pt))
+        ts = [r for r in ts if r is not None]
+        pt = [r for r in pt if r["stopReason"] != "diverged"]
+        if any(gone):
+            print(f"| {name} | diverged (left out) | {gone[0]} | {gone[1]} | |")
         for k, label in keys:
             x = np.array([r[k] for r in ts])
             y = np.array([r[k] for r in pt])
