@@ -11,8 +11,9 @@ final class LayerSGDStep: TrainingStep {
   let batch: Int
   let eta: Float
   let workspace: LayerWorkspace<Float>
-  let xBatch: UnsafeMutablePointer<Float>
-  let yBatch: UnsafeMutablePointer<Int32>
+  let miniBatch: MiniBatch
+  var xBatch: UnsafeMutablePointer<Float> { miniBatch.features }
+  var yBatch: UnsafeMutablePointer<Int32> { miniBatch.labels }
   private var noGradients: [[Float]] = []
 
   init(network: LayerNet<Float>, train: DataSplit, batch: Int, eta: Float) {
@@ -22,22 +23,7 @@ final class LayerSGDStep: TrainingStep {
     self.eta = eta
     workspace = LayerWorkspace<Float>(
       architecture: network.architecture, capacity: batch, backward: true)
-    let d = network.inputs
-    xBatch = .allocate(capacity: max(1, batch * d))
-    xBatch.initialize(repeating: 0, count: max(1, batch * d))
-    yBatch = .allocate(capacity: max(1, batch))
-    yBatch.initialize(repeating: 0, count: max(1, batch))
-  }
-
-  deinit {
-    xBatch.deallocate()
-    yBatch.deallocate()
-  }
-
-  /// Copies the training examples `order[0..<rows]` into the batch buffers.
-  func gather(order: UnsafePointer<Int32>, rows: Int) {
-    precondition(rows <= batch)
-    train.gather(order: order, rows: rows, features: xBatch, labels: yBatch)
+    miniBatch = MiniBatch(train: train, capacity: batch)
   }
 
   /// Forward, loss and backward with the fused update on the first `rows` examples of the

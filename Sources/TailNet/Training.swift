@@ -177,14 +177,49 @@ extension DataSplit {
   }
 }
 
+/// The mini-batch buffers of an SGD step, allocated once per trial: inputs (batch × inputs)
+/// and labels, filled from the training split.
+final class MiniBatch {
+  let train: DataSplit
+  let capacity: Int
+  let features: UnsafeMutablePointer<Float>
+  let labels: UnsafeMutablePointer<Int32>
+
+  init(train: DataSplit, capacity: Int) {
+    self.train = train
+    self.capacity = capacity
+    let count = max(1, capacity * train.features.columns)
+    features = .allocate(capacity: count)
+    features.initialize(repeating: 0, count: count)
+    labels = .allocate(capacity: max(1, capacity))
+    labels.initialize(repeating: 0, count: max(1, capacity))
+  }
+
+  deinit {
+    features.deallocate()
+    labels.deallocate()
+  }
+
+  /// Copies the training examples `order[0..<rows]` into the buffers.
+  func gather(order: UnsafePointer<Int32>, rows: Int) {
+    precondition(rows <= capacity)
+    train.gather(order: order, rows: rows, features: features, labels: labels)
+  }
+}
+
 /// What `Trainer.run` needs of a model's SGD step (buffers allocated once per trial).
 protocol TrainingStep: AnyObject {
-  /// Copies the training examples `order[0..<rows]` into the batch buffers.
-  func gather(order: UnsafePointer<Int32>, rows: Int)
+  /// The step's mini-batch buffers (`Trainer.run` fills them before each step).
+  var miniBatch: MiniBatch { get }
   /// Forward, loss, backward with the update on the batch; false when it diverged.
   func gradientStep(rows: Int) -> Bool
   /// One draw of noise on the noisy layers; false when a weight is not finite afterwards.
   func addNoise(type: NoiseType, alpha: Double, scale: Double, rng: inout Xoshiro256) -> Bool
+}
+
+extension TrainingStep {
+  /// Copies the training examples `order[0..<rows]` into the mini-batch buffers.
+  func gather(order: UnsafePointer<Int32>, rows: Int) { miniBatch.gather(order: order, rows: rows) }
 }
 
 final class SGDStep: TrainingStep {
@@ -195,8 +230,9 @@ final class SGDStep: TrainingStep {
   let eta: Float
   let workspace: Workspace<Float>
   /// The current mini-batch: inputs (batch × inputs) and labels.
-  let xBatch: UnsafeMutablePointer<Float>
-  let yBatch: UnsafeMutablePointer<Int32>
+  let miniBatch: MiniBatch
+  var xBatch: UnsafeMutablePointer<Float> { miniBatch.features }
+  var yBatch: UnsafeMutablePointer<Int32> { miniBatch.labels }
   /// Largest |input| of the training split (+∞ if one is not finite).
   let inputMax: Double
   /// Per layer: an upper bound of the largest weight magnitude (all weights finite while it is
@@ -213,26 +249,12 @@ final class SGDStep: TrainingStep {
     self.eta = eta
     workspace = Workspace<Float>(
       capacity: batch, width: network.width, depth: network.depth, classes: network.classes)
-    xBatch = .allocate(capacity: max(1, batch * network.inputs))
-    xBatch.initialize(repeating: 0, count: max(1, batch * network.inputs))
-    yBatch = .allocate(capacity: max(1, batch))
-    yBatch.initialize(repeating: 0, count: max(1, batch))
+    miniBatch = MiniBatch(train: train, capacity: batch)
     inputMax = train.features.withUnsafeValues { v in
       guard let base = v.baseAddress else { return 0 }
       return Float.maxMagnitude(base, count: v.count)
     }
     bounds = network.layers.map { w in w.withBase { Float.maxMagnitude($0, count: w.count) } }
-  }
-
-  deinit {
-    xBatch.deallocate()
-    yBatch.deallocate()
-  }
-
-  /// Copies the training examples `order[0..<rows]` into the batch buffers.
-  func gather(order: UnsafePointer<Int32>, rows: Int) {
-    precondition(rows <= batch)
-    train.gather(order: order, rows: rows, features: xBatch, labels: yBatch)
   }
 
   /// Forward, loss and backward with the fused update on the first `rows` examples of the
