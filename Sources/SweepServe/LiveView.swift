@@ -113,9 +113,9 @@ public final class LiveView: Sendable {
           }
           return s
         }
-        var built = try Snapshot.build(
-          store: store, sweep: current, status: status, now: now(), version: version)
-        built.running = open
+        let built = try Snapshot.build(
+          store: store, sweep: current, status: status, running: open, now: now(),
+          version: version)
         c.snapshot = built
         c.fingerprint = fingerprint
         c.builtAt = t0
@@ -193,7 +193,8 @@ public struct Snapshot: Sendable {
   }
 
   static func build(
-    store: SweepStore, sweep: SweepInfo?, status: StoreStatus, now: Date, version: Int
+    store: SweepStore, sweep: SweepInfo?, status: StoreStatus, running: [AttemptRecord],
+    now: Date, version: Int
   ) throws -> Snapshot {
     var s = Snapshot(version: version, now: now, storePath: store.path)
     s.sweepName = sweep?.name
@@ -205,7 +206,8 @@ public struct Snapshot: Sendable {
     for r in rows { s.rowsByID[r.id] = r }
     let inSweep = Set(rows.map(\.id))
     let attempts = try store.attempts().filter { inSweep.contains($0.trial) }
-    s.running = attempts.filter { $0.leased && $0.outcome == nil }
+    // Open leases with their latest progress, read by the caller (`openAttempts`).
+    s.running = running
     s.failures = Array(
       attempts.filter {
         switch $0.outcome {
