@@ -242,18 +242,21 @@ import Testing
     #expect(ds.train.count == 5 && ds.test.count == 1 && ds.inputs == 3072 && ds.classes == 10)
     #expect(ds.train.labels == [0, 1, 2, 3, 4] && ds.test.labels == [9])
     #expect(ds.train.features.mappedPath != nil)
-    // Per channel, the training set is normalised to mean 0 and std 1 (Float rounding: 1e-4).
-    for c in 0..<3 {
-      var s = 0.0
-      var s2 = 0.0
-      for i in 0..<5 {
-        for v in ds.train.features.row(i)[(c * 1024)..<((c + 1) * 1024)] {
-          s += Double(v)
-          s2 += Double(v) * Double(v)
+    // Per channel with the public code's constants (method.md § 7), the same for every split:
+    // (x/255 − mean_c)/std_c, computed in Double and rounded once to Float.
+    let mean = [0.491, 0.482, 0.447]
+    let std = [0.247, 0.243, 0.262]
+    for (split, seeds) in [(ds.train, [0, 1, 2, 3, 4]), (ds.test, [9])] {
+      for (i, seed) in seeds.enumerated() {
+        let bytes = cifarRecord([0], seed: seed).dropFirst()
+        let expected = bytes.enumerated().map { j, b in
+          Float((Double(b) / 255 - mean[j / 1024]) / std[j / 1024])
         }
+        let row = Array(split.features.row(i))
+        #expect(row.count == 3072 && zip(row, expected).filter { $0 != $1 }.count == 0)
       }
-      #expect(abs(s / 5120) < 1e-4 && abs(s2 / 5120 - 1) < 1e-4)
     }
+    #expect(ds.normalization.contains("0.491") && ds.normalization.contains("0.262"))
     // Pixel order is kept: equal bytes give equal values within a channel.
     let row = ds.train.features.row(0)
     #expect(row[0] == row[256])  // bytes (0*7)%256 and (256*7)%256 are both 0
@@ -269,6 +272,10 @@ import Testing
     try S.write(cifarRecord([0, 5], seed: 3), to: folder.appendingPathComponent("test.bin"))
     let ds = try DataCatalog(directory: dir).load(DatasetSpec(name: "cifar100"))
     #expect(ds.train.labels == [57, 99] && ds.test.labels == [5] && ds.classes == 100)
+    // CIFAR-100's own constants (method.md § 7): the first red and blue pixels of record 1.
+    let bytes = cifarRecord([3, 57], seed: 1).dropFirst(2).map(Double.init)
+    #expect(ds.train.features.row(0)[0] == Float((bytes[0] / 255 - 0.5071) / 0.2675))
+    #expect(ds.train.features.row(0)[2048] == Float((bytes[2048] / 255 - 0.4408) / 0.2761))
   }
 
   @Test func badCIFARSizeAndLabelNameFileAndProblem() throws {

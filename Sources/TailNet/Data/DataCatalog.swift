@@ -14,8 +14,8 @@ import TailMath
 /// ```
 ///
 /// Names: `mnist` ((x/255 − 0.1307)/0.3081), `fashion-mnist` ((x/255 − 0.2860)/0.3530, its own
-/// mean and std), `cifar10`, `cifar100` (fine labels; per-channel normalisation with the training
-/// set's mean/std), `ucr/<Name>` (per-series z-normalisation; labels mapped to 0..<C in sorted order,
+/// mean and std), `cifar10`, `cifar100` (fine labels; per-channel normalisation with the public
+/// code's constants, method.md § 7), `ucr/<Name>` (per-series z-normalisation; labels mapped to 0..<C in sorted order,
 /// numerically when all labels are numbers), `synthetic` (teacher–student, see `DatasetSpec`).
 ///
 /// MNIST, Fashion-MNIST and CIFAR are converted once into `cache/` and memory-mapped read-only
@@ -230,8 +230,14 @@ public struct DataCatalog: Sendable {
 
   // MARK: Cache
 
-  private func sourceKey(_ files: [URL]) throws -> String {
-    var parts = ["format=1"]
+  /// The version of a data set's conversion into the cache; bumping it rebuilds older caches.
+  /// CIFAR 2: the fixed per-channel constants of method.md § 7 (1: the training set's own
+  /// statistics).
+  static func cacheFormat(_ name: String) -> Int { name.hasPrefix("cifar") ? 2 : 1 }
+
+  /// Identifies a cache file's sources and the conversion (`format`, see `cacheFormat`).
+  private func sourceKey(_ files: [URL], format: Int) throws -> String {
+    var parts = ["format=\(format)"]
     for f in files {
       let attributes: [FileAttributeKey: Any]
       do {
@@ -272,7 +278,7 @@ public struct DataCatalog: Sendable {
   /// Maps the cache of `name` if it is current, else converts the sources (once, under a lock)
   /// and maps the result; owned memory when the cache cannot be written.
   private func cached(name: String, sources: [URL], build: () throws -> RawData) throws -> Dataset {
-    let key = try sourceKey(sources)
+    let key = try sourceKey(sources, format: Self.cacheFormat(name))
     if let ds = mapCached(name, key: key) { return ds }
     let urls = cacheURLs(name)
     return try BinaryCache.withLock(urls.lock) {
@@ -507,7 +513,8 @@ public struct DataCatalog: Sendable {
     guard let d = try? fh.read(upToCount: BinaryCache.headerSize),
       d.count == BinaryCache.headerSize,
       let header = d.withUnsafeBytes({ BinaryCache.Header.decode($0) }),
-      let key = try? sourceKey(files), header.sourceKey == key, !header.sourceHash.isEmpty
+      let key = try? sourceKey(files, format: Self.cacheFormat(name)), header.sourceKey == key,
+      !header.sourceHash.isEmpty
     else { return nil }
     return header.sourceHash
   }

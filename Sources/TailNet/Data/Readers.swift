@@ -173,29 +173,19 @@ enum CIFARReader {
     return (px, labels)
   }
 
-  /// Train and test sets, normalised per channel with the training set's mean and std of x/255.
+  /// The public code's per-channel means and standard deviations of x/255 (R, G, B), which
+  /// method.md § 7 prescribes for both splits.
+  static func channelStatistics(fine: Bool) -> (mean: [Double], std: [Double]) {
+    fine
+      ? ([0.5071, 0.4867, 0.4408], [0.2675, 0.2565, 0.2761])
+      : ([0.491, 0.482, 0.447], [0.247, 0.243, 0.262])
+  }
+
+  /// Train and test sets, normalised per channel with `channelStatistics`.
   static func load(train: [URL], test: [URL], fine: Bool) throws -> RawData {
     let (trp, trl) = try read(train, fine: fine)
     let (tep, tel) = try read(test, fine: fine)
-    var mean = [Double](repeating: 0, count: 3)
-    var std = [Double](repeating: 1, count: 3)
-    let n = trl.count
-    for c in 0..<3 {
-      var s = 0.0
-      var s2 = 0.0
-      for i in 0..<n {
-        let base = i * pixels + c * 1024
-        for j in 0..<1024 {
-          let x = Double(trp[base + j]) / 255
-          s += x
-          s2 += x * x
-        }
-      }
-      let m = s / Double(n * 1024)
-      mean[c] = m
-      let v = s2 / Double(n * 1024) - m * m
-      std[c] = v > 1e-12 ? v.squareRoot() : 1
-    }
+    let (mean, std) = channelStatistics(fine: fine)
     func normalise(_ p: [UInt8]) -> [Float] {
       var out = [Float](repeating: 0, count: p.count)
       for i in 0..<p.count {
@@ -204,14 +194,13 @@ enum CIFARReader {
       }
       return out
     }
-    func f4(_ x: Double) -> String { String((x * 10000).rounded() / 10000) }
-    let desc = (0..<3).map { "\(f4(mean[$0]))/\(f4(std[$0]))" }.joined(separator: ", ")
+    let desc = (0..<3).map { "\(mean[$0])/\(std[$0])" }.joined(separator: ", ")
     return RawData(
       columns: pixels, classLabels: (0..<(fine ? 100 : 10)).map(String.init),
       train: RawSplit(features: normalise(trp), labels: trl),
       test: RawSplit(features: normalise(tep), labels: tel),
       normalization:
-        "x/255, then per channel (x − mean)/std with the training set's mean/std (R, G, B: \(desc)); channel-major 3×32×32 as in the files"
+        "x/255, then per channel (x − mean)/std with the public code's \(fine ? "CIFAR-100" : "CIFAR-10") constants (R, G, B: \(desc)); channel-major 3×32×32 as in the files"
     )
   }
 }
