@@ -42,6 +42,77 @@ enum ConvKernels {
     }
   }
 
+  /// Planes narrower than this use the gather kernels (`im2colByTable`, `col2imByTable`): on
+  /// short rows the row copies of `im2col` and `col2im` cost more per value than a table.
+  static let gatherBelowWidth = 8
+
+  /// For a 3×3, padding 1 convolution on height × width planes: for each tap t = ky·3 + kx and
+  /// output position p = oy·width + ox, the input position (oy + ky − 1)·width + ox + kx − 1, or
+  /// −1 where that lies outside the plane. 9·height·width entries.
+  static func gatherTable(height: Int, width: Int) -> [Int32] {
+    var table = [Int32](repeating: -1, count: 9 * height * width)
+    for ky in 0..<3 {
+      for kx in 0..<3 {
+        for oy in 0..<height {
+          for ox in 0..<width {
+            let iy = oy + ky - 1
+            let ix = ox + kx - 1
+            guard iy >= 0, iy < height, ix >= 0, ix < width else { continue }
+            table[((ky * 3 + kx) * height + oy) * width + ox] = Int32(iy * width + ix)
+          }
+        }
+      }
+    }
+    return table
+  }
+
+  /// `im2col` through `gatherTable(height:width:)` (`table`): the same matrix, bit for bit.
+  static func im2colByTable<S: BLASScalar>(
+    _ x: UnsafePointer<S>, batch: Int, channels: Int, plane: Int, table: UnsafePointer<Int32>,
+    into col: UnsafeMutablePointer<S>
+  ) {
+    let n = batch * plane
+    for c in 0..<channels {
+      for t in 0..<9 {
+        let row = col + (c * 9 + t) * n
+        let tap = table + t * plane
+        for b in 0..<batch {
+          let src = x + (b * channels + c) * plane
+          let dst = row + b * plane
+          for p in 0..<plane {
+            let i = Int(tap[p])
+            dst[p] = i < 0 ? 0 : src[i]
+          }
+        }
+      }
+    }
+  }
+
+  /// `col2im` through `gatherTable(height:width:)` (`table`): each input value is the sum, from
+  /// 0 and in tap order, of the entries `im2col` copied it to (every tap copies a value at most
+  /// once), so the result equals `col2im`'s bit for bit.
+  static func col2imByTable<S: BLASScalar>(
+    _ col: UnsafePointer<S>, batch: Int, channels: Int, plane: Int, table: UnsafePointer<Int32>,
+    into dx: UnsafeMutablePointer<S>
+  ) {
+    let n = batch * plane
+    dx.update(repeating: 0, count: batch * channels * plane)
+    for c in 0..<channels {
+      for t in 0..<9 {
+        let row = col + (c * 9 + t) * n
+        let tap = table + t * plane
+        for b in 0..<batch {
+          let dst = dx + (b * channels + c) * plane
+          let src = row + b * plane
+          for p in 0..<plane {
+            let i = Int(tap[p])
+            if i >= 0 { dst[i] += src[p] }
+          }
+        }
+      }
+    }
+  }
+
   /// The adjoint of `im2col`: `dx` (batch × channels × height × width) is set to the sum, over
   /// the entries of `col` that `im2col` would have copied from each input value, of those
   /// entries. Accumulated in (c, ky, kx, b, y, x) order.
@@ -132,7 +203,28 @@ enum ConvKernels {
       for oy in 0..<oh {
         let y0 = 2 * oy
         let rows = min(2, height - y0)
-        for ox in 0..<ow {
+        // Whole windows: the same comparisons, in the same order, unrolled.
+        let whole = rows == 2 ? width / 2 : 0
+        for ox in 0..<whole {
+          let i = y0 * width + 2 * ox
+          var bestIndex = i
+          var best = src[i]
+          if src[i + 1] > best {
+            best = src[i + 1]
+            bestIndex = i + 1
+          }
+          if src[i + width] > best {
+            best = src[i + width]
+            bestIndex = i + width
+          }
+          if src[i + width + 1] > best {
+            best = src[i + width + 1]
+            bestIndex = i + width + 1
+          }
+          dst[oy * ow + ox] = best
+          am[oy * ow + ox] = Int32(bestIndex)
+        }
+        for ox in whole..<ow {
           let x0 = 2 * ox
           let cols = min(2, width - x0)
           var bestIndex = y0 * width + x0

@@ -82,9 +82,23 @@ final class LayerWorkspace<Scalar: BLASScalar> {
   let col: UnsafeMutablePointer<Scalar>
   let dcol: UnsafeMutablePointer<Scalar>
   let tmp: UnsafeMutablePointer<Scalar>
+  /// For each convolution of a backward workspace, its own im2col matrix, which the forward
+  /// pass fills and the weight gradient reuses; nil (recompute into `col`) for other layers,
+  /// forward-only workspaces, or when all of them would exceed the budget of values.
+  let keptCols: [UnsafeMutablePointer<Scalar>?]
+  /// For each convolution on planes narrower than `ConvKernels.gatherBelowWidth`, its
+  /// `ConvKernels.gatherTable` (nil otherwise).
+  let tables: [UnsafeMutablePointer<Int32>?]
   private var owned: [UnsafeMutableRawPointer] = []
 
-  init(architecture a: Architecture, capacity: Int, backward: Bool) {
+  /// Values of the kept im2col matrices of one workspace, at most, by default (2²⁶ floats:
+  /// 256 MiB).
+  static var defaultKeptColumnBudget: Int { 1 << 26 }
+
+  init(
+    architecture a: Architecture, capacity: Int, backward: Bool,
+    keptColumnBudget: Int = defaultKeptColumnBudget
+  ) {
     self.capacity = capacity
     var owned: [UnsafeMutableRawPointer] = []
     func buffer(_ count: Int) -> UnsafeMutablePointer<Scalar> {
@@ -115,7 +129,52 @@ final class LayerWorkspace<Scalar: BLASScalar> {
     col = buffer(colSize)
     dcol = buffer(backward ? colSize : 0)
     tmp = buffer(tmpSize)
+    let colSizes: [Int] = a.layers.indices.map { i in
+      guard case .conv3x3 = a.layers[i] else { return 0 }
+      let s = a.inputShape(of: i)
+      return s.channels * 9 * capacity * s.plane
+    }
+    let keep = backward && colSizes.reduce(0, +) <= keptColumnBudget
+    keptCols = colSizes.map { keep && $0 > 0 ? buffer($0) : nil }
+    tables = a.layers.indices.map { i in
+      guard case .conv3x3 = a.layers[i] else { return nil }
+      let s = a.inputShape(of: i)
+      guard s.width < ConvKernels.gatherBelowWidth else { return nil }
+      let table = ConvKernels.gatherTable(height: s.height, width: s.width)
+      let p = UnsafeMutablePointer<Int32>.allocate(capacity: table.count)
+      p.initialize(from: table, count: table.count)
+      owned.append(UnsafeMutableRawPointer(p))
+      return p
+    }
     self.owned = owned
+  }
+
+  /// im2col of convolution layer `layer`'s input `x` (`rows` examples of `shape`) into `col`.
+  func im2col(
+    layer: Int, _ x: UnsafePointer<Scalar>, rows: Int, shape s: TensorShape,
+    into col: UnsafeMutablePointer<Scalar>
+  ) {
+    if let table = tables[layer] {
+      ConvKernels.im2colByTable(
+        x, batch: rows, channels: s.channels, plane: s.plane, table: table, into: col)
+    } else {
+      ConvKernels.im2col(
+        x, batch: rows, channels: s.channels, height: s.height, width: s.width, into: col)
+    }
+  }
+
+  /// The adjoint of `im2col(layer:…)`: `dcol` back into `dx`.
+  func col2im(
+    layer: Int, _ dcol: UnsafePointer<Scalar>, rows: Int, shape s: TensorShape,
+    into dx: UnsafeMutablePointer<Scalar>
+  ) {
+    if let table = tables[layer] {
+      ConvKernels.col2imByTable(
+        dcol, batch: rows, channels: s.channels, plane: s.plane, table: table, into: dx)
+    } else {
+      ConvKernels.col2im(
+        dcol, batch: rows, channels: s.channels, height: s.height, width: s.width, into: dx)
+    }
   }
 
   deinit {
@@ -179,13 +238,12 @@ extension LayerNet {
         let w = weightIndex[i] ?? 0
         let n = rows * inShape.plane
         let k = inShape.channels * 9
-        ConvKernels.im2col(
-          input, batch: rows, channels: inShape.channels, height: inShape.height,
-          width: inShape.width, into: ws.col)
+        let col = ws.keptCols[i] ?? ws.col
+        ws.im2col(layer: i, input, rows: rows, shape: inShape, into: col)
         weights[w].withBase { wp in
           Scalar.gemm(
             transA: false, transB: false, m: o, n: n, k: k, alpha: 1, a: wp, lda: k,
-            b: ws.col, ldb: n, beta: 0, c: ws.tmp, ldc: n)
+            b: col, ldb: n, beta: 0, c: ws.tmp, ldc: n)
         }
         ConvKernels.toNCHWReLU(
           ws.tmp, outChannels: o, batch: rows, plane: inShape.plane, into: out)
@@ -212,7 +270,8 @@ extension LayerNet {
   }
 
   /// Back-propagates dL/dlogits (left in the last output by `SoftmaxCrossEntropy` with
-  /// `gradient: true`) after a `forward` of the same batch. Each weight layer first passes the
+  /// `gradient: true`) after a `forward` of the same batch with the same workspace (whose kept
+  /// im2col matrices it reuses). Each weight layer first passes the
   /// gradient to its input with its current weights, then either takes an SGD step fused into
   /// the gemm (`eta` given: W ← W − η·∂L/∂W) or writes ∂L/∂W into `gradients[w]`.
   mutating func backward(
@@ -240,17 +299,17 @@ extension LayerNet {
               transA: true, transB: false, m: k, n: n, k: o, alpha: 1, a: wp, lda: k,
               b: ws.tmp, ldb: n, beta: 0, c: ws.dcol, ldc: n)
           }
-          ConvKernels.col2im(
-            ws.dcol, batch: rows, channels: inShape.channels, height: inShape.height,
-            width: inShape.width, into: dIn)
+          ws.col2im(layer: i, ws.dcol, rows: rows, shape: inShape, into: dIn)
         }
-        ConvKernels.im2col(
-          input, batch: rows, channels: inShape.channels, height: inShape.height,
-          width: inShape.width, into: ws.col)
+        // The forward pass of this batch left the layer's im2col matrix in its kept buffer.
+        let col = ws.keptCols[i] ?? ws.col
+        if ws.keptCols[i] == nil {
+          ws.im2col(layer: i, input, rows: rows, shape: inShape, into: col)
+        }
         weightGradient(w, eta: eta, gradients: &gradients) { target, alpha, beta in
           Scalar.gemm(
             transA: false, transB: true, m: o, n: k, k: n, alpha: alpha, a: ws.tmp, lda: n,
-            b: ws.col, ldb: n, beta: beta, c: target, ldc: k)
+            b: col, ldb: n, beta: beta, c: target, ldc: k)
         }
       case .maxPool2:
         guard let dIn, let am = ws.argmax[i] else { continue }
@@ -298,8 +357,18 @@ extension LayerNet {
   public func lossAndGradient(_ x: [Scalar], labels: [Int32]) -> (
     loss: Double, gradient: [[Scalar]]
   ) {
+    lossAndGradient(
+      x, labels: labels, keptColumnBudget: LayerWorkspace<Scalar>.defaultKeptColumnBudget)
+  }
+
+  /// `lossAndGradient(_:labels:)` with `LayerWorkspace`'s `keptColumnBudget`.
+  func lossAndGradient(_ x: [Scalar], labels: [Int32], keptColumnBudget: Int) -> (
+    loss: Double, gradient: [[Scalar]]
+  ) {
     let rows = labels.count
-    let ws = LayerWorkspace<Scalar>(architecture: architecture, capacity: rows, backward: true)
+    let ws = LayerWorkspace<Scalar>(
+      architecture: architecture, capacity: rows, backward: true,
+      keptColumnBudget: keptColumnBudget)
     var grads = weights.map { [Scalar](repeating: 0, count: $0.count) }
     var copy = self
     var loss = 0.0
