@@ -108,6 +108,13 @@ struct Train: ParsableCommand {
       "Save the trained weights as .npy (PATH: layer 1; PATH.layerK.npy, PATH.output.npy; a VGG's convolutions as out×in×3×3)."
   )
   var saveWeights: String?
+  @Option(
+    help: ArgumentHelp(
+      "vgg11: write a per-step trace to FILE (JSON lines) and the initial weights as FILE.init.npy (as --save-weights).",
+      discussion:
+        "One line per SGD step: the mini-batch's training indices, the batch loss, per weight layer the gradient's norm and the weight norm and maximum after the step, the type-1 noise value per filter, the norms after the noise. For replaying a trial in another implementation (scripts/reference/torch_vgg.py replay)."
+    ))
+  var trace: String?
   @Flag(help: "Print the outcome as JSON.") var json = false
   @Option(help: "OpenBLAS threads.") var threads: Int = 1
 
@@ -123,6 +130,8 @@ struct Train: ParsableCommand {
     if kind == .vgg11 {
       if width != nil { throw ValidationError("--width does not apply to --model vgg11") }
       if depth != nil { throw ValidationError("--depth does not apply to --model vgg11") }
+    } else if trace != nil {
+      throw ValidationError("--trace applies only to --model vgg11")
     }
     if let p = makeConfig(type).problems().first {
       throw ValidationError("--\(Self.flagName(p.key)): \(p.message)")
@@ -152,11 +161,15 @@ struct Train: ParsableCommand {
     let id = TrialID(config: config)
     let executor = TrialExecutor(dataDirectory: dataDir.url)
     let display = ProgressLine()
-    let (result, network) = try executor.runKeepingNetwork(id: id, config: config) { p in
+    let traceFile = try trace.map { try TraceFile(path: $0) }
+    let (result, network) = try executor.runKeepingNetwork(
+      id: id, config: config, trace: traceFile?.receiver
+    ) { p in
       display.show(p)
       return true
     }
     display.finish()
+    try traceFile?.close()
     if let path = saveWeights {
       guard let network else {
         throw RuntimeFailure("no weights to save: training \(result.training.stopReason.rawValue)")
@@ -464,5 +477,46 @@ struct Compress: ParsableCommand {
       print("  tail index of norms:   " + TailText.describe(l.tailIndexNorms))
       print("  tail index of entries: " + TailText.describe(l.tailIndexEntries))
     }
+  }
+}
+
+/// `tailsweep train --trace FILE`: the initial weights as `FILE.init.npy` (layer files as
+/// `--save-weights`), then one JSON line per `StepTrace` in FILE. Write errors are kept and
+/// thrown by `close`.
+final class TraceFile {
+  let path: String
+  let handle: FileHandle
+  let encoder = JSONEncoder()
+  var failure: Error?
+
+  init(path: String) throws {
+    self.path = path
+    guard FileManager.default.createFile(atPath: path, contents: nil) else {
+      throw RuntimeFailure("cannot create the trace file \(path)")
+    }
+    handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+  }
+
+  var receiver: LayerTrace {
+    LayerTrace(
+      initial: { net in
+        do { _ = try WeightFiles.save(net, to: self.path + ".init.npy") } catch {
+          self.failure = self.failure ?? error
+        }
+      },
+      step: { step in
+        do { try self.handle.write(contentsOf: self.encoder.encode(step) + Data("\n".utf8)) } catch
+        {
+          self.failure = self.failure ?? error
+        }
+      })
+  }
+
+  func close() throws {
+    try handle.close()
+    if let failure { throw failure }
   }
 }

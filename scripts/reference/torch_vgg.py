@@ -25,6 +25,13 @@ Subcommands:
           --batch-size 100 --sigma 0 --alpha 1.75 --max-iterations 300 --eval-every 100
           --target-accuracy 0.95 --budget 0.1 --threads 1] --out FILE.jsonl
           one JSON line per seed.
+  replay  --trace FILE [--train-limit 2000 --eta 0.05 --threads 1] [--out FILE.jsonl]
+          replays a trial of `tailsweep train --model vgg11 ... --trace FILE` step by step:
+          TailSweep's initial weights (FILE.init*.npy), its mini-batch indices and its type-1
+          noise values, in float32 and in float64 side by side; prints per step the relative
+          differences of the batch loss, the per-layer gradient norms and weight norms of
+          TailSweep and of torch float32 from torch float64, and the first step where
+          TailSweep's differ by more than float32 rounding explains (see replay_main).
   compare --arm NAME TAILSWEEP_GLOB TORCH_JSONL [--arm ...]
           means, standard deviations and Welch t-test p-values (scipy) per arm for the
           pruning ratio, test accuracy and pruned test accuracy; TAILSWEEP_GLOB matches the
@@ -247,6 +254,167 @@ def compare_main(a):
                   f"{y.mean():.3f} ± {y.std(ddof=1):.3f} ({len(y)}) | {p:.2f} |")
 
 
+def load_initial(torch, net, trace_path):
+    """Copies TailSweep's initial weights (`--trace FILE` wrote FILE.init.npy, FILE.init.layerK.npy,
+    FILE.init.output.npy in PyTorch's layouts) into `net`."""
+    stem = trace_path + ".init"
+    params = list(net.parameters())
+    files = [stem + ".npy"] + [f"{stem}.layer{k}.npy" for k in range(2, len(params))] + \
+        [stem + ".output.npy"]
+    with torch.no_grad():
+        for p, f in zip(params, files):
+            w = np.load(f)
+            assert tuple(w.shape) == tuple(p.shape), (f, w.shape, p.shape)
+            p.copy_(torch.from_numpy(w.astype(np.float64)))
+
+
+def read_trace(path):
+    def num(v):
+        return float(v) if isinstance(v, str) else v  # "Infinity", "NaN" as TailSweep writes them
+    steps = []
+    for line in open(path):
+        if line.strip():
+            r = json.loads(line)
+            for k in ("loss",):
+                r[k] = num(r[k])
+            for k in ("gradientNorms", "weightNorms", "weightMaxima", "noisyWeightNorms",
+                      "noisyWeightMaxima"):
+                if r.get(k) is not None:
+                    r[k] = [num(v) for v in r[k]]
+            steps.append(r)
+    return steps
+
+
+def replay_main(a):
+    """Step-by-step replay of a TailSweep trace in torch float32 and float64.
+
+    Per step k (before the step's update: the batch loss; after it: per layer the gradient norm
+    and the weight norm; after the noise: the weight norm again) the relative difference from
+    float64 of TailSweep (`ts`) and of torch float32 (`t32`). Both are float32 computations of the
+    same step from the same weights, batches and noise, so while TailSweep computes what torch
+    computes the two columns have the same size (the rounding of two float32 implementations, as
+    amplified by the dynamics so far). One rounding is TailSweep's own: its weight gradient gemm
+    is fused into the update (W += -eta * dZ^T col with beta 1), and OpenBLAS adds it to W in
+    blocks of Q = 384 along the summation (batch * plane terms), each block rounded to W's
+    precision: the gradient measured from the weight difference carries up to about
+    sqrt(blocks) * 2^-24 * |W| / (eta * |g|) relative (5.8e-5 emulated for conv1 at step 1 of a
+    seed-2 trace against 5.2e-5 measured; 1.1e-6 if the gradient were formed first).
+    TailSweep "separates" at the first step where a quantity's relative difference exceeds
+    max(10 * t32's, 1e-6) plus, for gradient norms, that fused-rounding bound: beyond what
+    float32 rounding explains.
+    """
+    import torch
+    torch.set_num_threads(a.threads)
+    (xtr, ytr), _ = load(a.dataset, a.train_limit, 1)
+    xtr, ytr = torch.from_numpy(xtr), torch.from_numpy(ytr)
+    steps = read_trace(a.trace)
+    # Build from the initial weights' shapes (the multiplier is whatever TailSweep used).
+    m = np.load(a.trace + ".init.npy").shape[0] / 128
+    nets = {}
+    for name, dtype in (("t32", torch.float32), ("t64", torch.float64)):
+        net = build(torch, m).to(dtype)
+        load_initial(torch, net, a.trace)
+        nets[name] = net
+    names = [f"conv{i + 1}" for i in range(len(list(nets["t32"].parameters())) - 1)] + ["output"]
+    # Terms summed per weight-gradient entry (batch * plane; the output layer: batch).
+    terms, h = [], 28
+    for step in PLAN:
+        if step == "M":
+            h = (h + 1) // 2
+        else:
+            terms.append(h * h)
+    terms.append(1)
+    out = open(a.out, "w") if a.out else None
+    rows, separated = [], None
+    print("| step | loss TS | loss t64 | rel.diff ts | rel.diff t32 | worst layer quantity |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in steps:
+        k, batch = r["iteration"], torch.from_numpy(np.array(r["batch"], dtype=np.int64))
+        rec = {"iteration": k}
+        for name, net in nets.items():
+            dtype = next(net.parameters()).dtype
+            x, y = xtr[batch].to(dtype), ytr[batch]
+            params = list(net.parameters())
+            net.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(net(x), y)
+            rec[name + "_loss"] = loss.item()
+            if not math.isfinite(loss.item()):
+                rec[name + "_diverged"] = True
+                continue
+            loss.backward()
+            before = [p.detach().clone() for p in params]
+            with torch.no_grad():
+                for p in params:
+                    p.sub_(a.eta * p.grad)
+            if name == "t32":  # as TailSweep measures it: the applied update's norm / eta
+                rec[name + "_grad"] = [((b.double() - p.double()).norm() / a.eta).item()
+                                       for b, p in zip(before, params)]
+            else:
+                rec[name + "_grad"] = [p.grad.norm().item() for p in params]
+            rec[name + "_w"] = [p.detach().double().norm().item() for p in params]
+            rec[name + "_max"] = [p.detach().abs().max().item() for p in params]
+            if r.get("noise") is not None:
+                with torch.no_grad():
+                    for conv, v in zip(params[1:-1], r["noise"]):
+                        v = torch.from_numpy(np.array(v, dtype=np.float32)).to(dtype)
+                        conv.add_(v.view(-1, 1, 1, 1))
+                rec[name + "_wn"] = [p.detach().double().norm().item() for p in params]
+        ts = dict(loss=r["loss"], grad=r["gradientNorms"], w=r["weightNorms"],
+                  wn=r.get("noisyWeightNorms"))
+
+        def rel(x, ref):
+            return abs(x - ref) / max(abs(ref), 1e-30) if math.isfinite(x) else float("inf")
+
+        worst = {"ts": (0.0, ""), "t32": (0.0, "")}
+        diffs = {}
+        for who, get in (("ts", lambda q: ts[q]), ("t32", lambda q: rec.get("t32_" + q))):
+            cand = [(rel(get("loss"), rec["t64_loss"]), "loss")]
+            for q in ("grad", "w", "wn"):
+                vals, ref = get(q), rec.get("t64_" + q)
+                if vals is None or ref is None:
+                    continue
+                cand += [(rel(v, rr), f"{names[i]} {q}") for i, (v, rr) in enumerate(zip(vals, ref))]
+            worst[who] = max(cand)
+            diffs[who] = cand
+        rec["ts_worst"], rec["t32_worst"] = worst["ts"], worst["t32"]
+        rec["ts_loss"] = r["loss"]
+        rec["ts_grad"], rec["ts_w"], rec["ts_wn"] = ts["grad"], ts["w"], ts["wn"]
+        rec["ts_max"] = r["weightMaxima"]
+        beyond = []
+        d32s = {what: d for d, what in diffs["t32"]}
+        for d, what in diffs["ts"]:
+            tol = max(10 * d32s.get(what, 0.0), 1e-6)
+            if what.endswith(" grad") and "t64_grad" in rec:
+                i = names.index(what.split()[0])
+                blocks = math.ceil(len(r["batch"]) * terms[i] / 384)
+                tol += (math.sqrt(blocks) * 2.0 ** -24 * rec["t64_w"][i]
+                        / (a.eta * max(rec["t64_grad"][i], 1e-30)))
+            if d > tol:
+                beyond.append(what)
+        rec["ts_beyond"] = beyond
+        if separated is None and beyond:
+            separated, first_beyond = k, beyond
+        if out:
+            out.write(json.dumps(rec) + "\n")
+        if k <= 3 or k % a.print_every == 0 or k == steps[-1]["iteration"] or k == separated:
+            print(f"| {k} | {r['loss']:.6g} | {rec['t64_loss']:.6g} | {worst['ts'][0]:.1e} | "
+                  f"{worst['t32'][0]:.1e} | {worst['ts'][1]} |")
+        if not math.isfinite(r["loss"]) or any(rec.get(n + "_diverged") for n in nets):
+            break
+    last = steps[-1]
+    print(f"TailSweep: {len(steps)} steps, last loss {last['loss']:.6g}; torch float32 loss "
+          f"{rec.get('t32_loss', float('nan')):.6g}, float64 {rec.get('t64_loss', float('nan')):.6g}")
+    (_, _), (xte, yte) = load(a.dataset, 1, a.test_limit)
+    for name, net in nets.items():
+        dtype = next(net.parameters()).dtype
+        trl, tra = evaluate(torch, net, xtr.to(dtype), ytr)
+        tel, tea = evaluate(torch, net, torch.from_numpy(xte).to(dtype), torch.from_numpy(yte))
+        print(f"torch {name} after the replay: train loss {trl:.6g} accuracy {tra:.4f}, "
+              f"test loss {tel:.6g} accuracy {tea:.4f}")
+    print("first separation beyond float32 rounding:",
+          f"{separated} ({', '.join(first_beyond)})" if separated else "none")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -266,11 +434,20 @@ def main():
     t.add_argument("--budget", type=float, default=0.1)
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--out", required=True)
+    r = sub.add_parser("replay")
+    r.add_argument("--trace", required=True)
+    r.add_argument("--dataset", default="fashion-mnist")
+    r.add_argument("--train-limit", type=int, default=2000)
+    r.add_argument("--test-limit", type=int, default=1000)
+    r.add_argument("--eta", type=float, default=0.05)
+    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--print-every", type=int, default=10)
+    r.add_argument("--out")
     c = sub.add_parser("compare")
     c.add_argument("--arm", nargs=3, action="append", required=True,
                    metavar=("NAME", "TAILSWEEP_GLOB", "TORCH_JSONL"))
     a = ap.parse_args()
-    train_main(a) if a.cmd == "train" else compare_main(a)
+    {"train": train_main, "replay": replay_main, "compare": compare_main}[a.cmd](a)
 
 
 if __name__ == "__main__":
