@@ -36,12 +36,19 @@ public struct LayerTrace {
   public var initial: (LayerNet<Float>) -> Void
   /// Called once per step, in order, after the step's noise (if any).
   public var step: (StepTrace) -> Void
+  /// Called with the iteration and the network after that iteration's gradient step (before
+  /// its noise), for the iterations in `weightsAt`.
+  public var weights: (Int, LayerNet<Float>) -> Void
+  public var weightsAt: Set<Int>
 
   public init(
-    initial: @escaping (LayerNet<Float>) -> Void, step: @escaping (StepTrace) -> Void
+    initial: @escaping (LayerNet<Float>) -> Void, step: @escaping (StepTrace) -> Void,
+    weightsAt: Set<Int> = [], weights: @escaping (Int, LayerNet<Float>) -> Void = { _, _ in }
   ) {
     self.initial = initial
     self.step = step
+    self.weightsAt = weightsAt
+    self.weights = weights
   }
 }
 
@@ -73,6 +80,7 @@ final class TracingLayerStep: TrainingStep {
     let before = inner.network.weights
     let finite = inner.gradientStep(rows: rows)
     iteration += 1
+    if trace.weightsAt.contains(iteration) { trace.weights(iteration, inner.network) }
     let after = inner.network.weights
     let eta = Double(inner.eta)
     pending = StepTrace(

@@ -115,6 +115,11 @@ struct Train: ParsableCommand {
         "One line per SGD step: the mini-batch's training indices, the batch loss, per weight layer the gradient's norm and the weight norm and maximum after the step, the type-1 noise value per filter, the norms after the noise. For replaying a trial in another implementation (scripts/reference/torch_vgg.py replay)."
     ))
   var trace: String?
+  @Option(
+    help:
+      "With --trace: also save the weights after these iterations' gradient steps (before their noise) as FILE.stepK.npy (e.g. 106,107)."
+  )
+  var traceWeights: String?
   @Flag(help: "Print the outcome as JSON.") var json = false
   @Option(help: "OpenBLAS threads.") var threads: Int = 1
 
@@ -133,10 +138,24 @@ struct Train: ParsableCommand {
     } else if trace != nil {
       throw ValidationError("--trace applies only to --model vgg11")
     }
+    if traceWeights != nil && trace == nil {
+      throw ValidationError("--trace-weights needs --trace")
+    }
+    if traceWeightSteps == nil {
+      throw ValidationError("--trace-weights: a comma-separated list of iterations ≥ 1")
+    }
     if let p = makeConfig(type).problems().first {
       throw ValidationError("--\(Self.flagName(p.key)): \(p.message)")
     }
     if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+  }
+
+  /// The iterations of `--trace-weights` (empty without it; nil if malformed).
+  var traceWeightSteps: Set<Int>? {
+    guard let text = traceWeights else { return [] }
+    let steps = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !steps.isEmpty, steps.allSatisfy({ ($0 ?? 0) >= 1 }) else { return nil }
+    return Set(steps.compactMap { $0 })
   }
 
   static func flagName(_ key: String) -> String {
@@ -161,7 +180,9 @@ struct Train: ParsableCommand {
     let id = TrialID(config: config)
     let executor = TrialExecutor(dataDirectory: dataDir.url)
     let display = ProgressLine()
-    let traceFile = try trace.map { try TraceFile(path: $0) }
+    let traceFile = try trace.map {
+      try TraceFile(path: $0, weightsAt: traceWeightSteps ?? [])
+    }
     let (result, network) = try executor.runKeepingNetwork(
       id: id, config: config, trace: traceFile?.receiver
     ) { p in
@@ -481,16 +502,19 @@ struct Compress: ParsableCommand {
 }
 
 /// `tailsweep train --trace FILE`: the initial weights as `FILE.init.npy` (layer files as
-/// `--save-weights`), then one JSON line per `StepTrace` in FILE. Write errors are kept and
-/// thrown by `close`.
+/// `--save-weights`), then one JSON line per `StepTrace` in FILE; with `--trace-weights`, the
+/// weights after those iterations' gradient steps as `FILE.stepK.npy`. Write errors are kept
+/// and thrown by `close`.
 final class TraceFile {
   let path: String
+  let weightsAt: Set<Int>
   let handle: FileHandle
   let encoder = JSONEncoder()
   var failure: Error?
 
-  init(path: String) throws {
+  init(path: String, weightsAt: Set<Int>) throws {
     self.path = path
+    self.weightsAt = weightsAt
     guard FileManager.default.createFile(atPath: path, contents: nil) else {
       throw RuntimeFailure("cannot create the trace file \(path)")
     }
@@ -510,6 +534,11 @@ final class TraceFile {
       step: { step in
         do { try self.handle.write(contentsOf: self.encoder.encode(step) + Data("\n".utf8)) } catch
         {
+          self.failure = self.failure ?? error
+        }
+      }, weightsAt: weightsAt,
+      weights: { k, net in
+        do { _ = try WeightFiles.save(net, to: self.path + ".step\(k).npy") } catch {
           self.failure = self.failure ?? error
         }
       })

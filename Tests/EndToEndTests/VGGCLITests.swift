@@ -65,7 +65,9 @@ import Testing
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("t.jsonl").path
     let r = try Binary.run(
-      ["train"] + Self.tiny + ["--sigma", "0.003", "--test-limit", "20", "--trace", path])
+      ["train"] + Self.tiny + [
+        "--sigma", "0.003", "--test-limit", "20", "--trace", path, "--trace-weights", "2,3",
+      ])
     #expect(r.status == 0, "\(r.stderr)")
     let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
     #expect(lines.count == 6)  // --max-iterations 6
@@ -88,6 +90,11 @@ import Testing
     #expect(String(decoding: first.prefix(128), as: UTF8.self).contains("(4, 1, 3, 3)"))
     let output = try Data(contentsOf: URL(fileURLWithPath: path + ".init.output.npy"))
     #expect(String(decoding: output.prefix(128), as: UTF8.self).contains("(10, 32)"))
+    // --trace-weights 2,3: the weights after those steps, in the same layout; no others.
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+    #expect(files.filter { $0.hasPrefix("t.jsonl.step") }.count == 18)
+    let step3 = try Data(contentsOf: URL(fileURLWithPath: path + ".step3.layer8.npy"))
+    #expect(String(decoding: step3.prefix(128), as: UTF8.self).contains("(32, 32, 3, 3)"))
   }
 
   @Test(arguments: [
@@ -98,6 +105,14 @@ import Testing
     (["--channels", "0.25"], "channels applies only to model vgg11"),
     (["--model", "vgg11", "--channels", "9"], "(0, 4]"),
     (["--trace", "/nonexistent/t.jsonl"], "--trace applies only to --model vgg11"),
+    (
+      ["--model", "vgg11", "--channels", "0.25", "--trace-weights", "3"],
+      "--trace-weights needs --trace"
+    ),
+    (
+      ["--model", "vgg11", "--channels", "0.25", "--trace", "t", "--trace-weights", "0,x"],
+      "comma-separated list of iterations"
+    ),
   ])
   func badModelFlagsExitTwo(flags: [String], mentions: String) throws {
     let r = try Binary.run(["train"] + flags)

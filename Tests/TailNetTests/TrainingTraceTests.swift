@@ -7,17 +7,20 @@ import Testing
 /// `Trainer.train(config:architecture:…, trace:)`: the per-step trace of a CNN trial that
 /// `scripts/reference/torch_vgg.py replay` replays in PyTorch.
 @Suite struct TrainingTraceTests {
-  static func traced(_ config: TrialConfig, noiseKey: UInt64 = 5) -> (
+  static func traced(_ config: TrialConfig, noiseKey: UInt64 = 5, weightsAt: Set<Int> = []) -> (
     summary: TrainingSummary, network: LayerNet<Float>?, initial: LayerNet<Float>?,
-    steps: [StepTrace]
+    steps: [StepTrace], weights: [Int: [[Float]]]
   ) {
     var initial: LayerNet<Float>?
     var steps: [StepTrace] = []
+    var weights: [Int: [[Float]]] = [:]
     let r = Trainer.train(
       config: config, architecture: LayerTrainingTests.tiny, dataset: LayerTrainingTests.quadrants,
       noiseKey: noiseKey, clock: { 0 },
-      trace: LayerTrace(initial: { initial = $0 }, step: { steps.append($0) }))
-    return (r.summary, r.network, initial, steps)
+      trace: LayerTrace(
+        initial: { initial = $0 }, step: { steps.append($0) }, weightsAt: weightsAt,
+        weights: { weights[$0] = $1.weights }))
+    return (r.summary, r.network, initial, steps, weights)
   }
 
   @Test func tracingChangesNothing() {
@@ -38,7 +41,8 @@ import Testing
   @Test func aTraceReplaysTheTrialBitForBit() throws {
     BLASThreads.set(1)
     let c = LayerTrainingTests.config(sigma: 0.01, iterations: 30)
-    let t = Self.traced(c)
+    let t = Self.traced(c, weightsAt: [3, 30])
+    #expect(Set(t.weights.keys) == [3, 30])
     let initial = try #require(t.initial)
     let trained = try #require(t.network)
     let train = LayerTrainingTests.quadrants.train
@@ -53,6 +57,8 @@ import Testing
       s.batch.withBase { step.gather(order: $0, rows: s.batch.count) }
       #expect(step.gradientStep(rows: s.batch.count))
       #expect(step.lastLossSum / Double(s.batch.count) == s.loss)
+      // The saved weights are those after the gradient step, before the noise.
+      if let w = t.weights[s.iteration] { #expect(step.network.weights == w) }
       #expect(step.network.weights.map(TracingLayerStep.norm) == s.weightNorms)
       let noise = try #require(s.noise ?? (s.iteration == t.steps.count ? [] : nil))
       for (i, w) in step.network.prunableIndices.enumerated() where !noise.isEmpty {
