@@ -17,8 +17,9 @@ every --eval-every steps and at the cap; training stops at --target-accuracy or 
 Then filter pruning at the error budget per layer (the rule and numpy code of check_vgg.py),
 ratio over the prunable parameters (convolutions 2..8), and test accuracy before and after.
 
-Random streams are torch/numpy ones, not TailSweep's xoshiro256**: the comparison with
-TailSweep is distributional over seeds (`compare`), never number for number.
+Random streams are torch/numpy ones, not TailSweep's xoshiro256**: `train` and `compare` are
+distributional over seeds. `replay` and `onestep` are number for number: they take the initial
+weights, mini-batches and noise values from a trace of `tailsweep train --trace`.
 
 Subcommands:
   train   --seeds 1-5 [--channels 0.0625 --train-limit 2000 --test-limit 1000 --eta 0.05
@@ -28,10 +29,11 @@ Subcommands:
   replay  --trace FILE [--train-limit 2000 --eta 0.05 --threads 1] [--out FILE.jsonl]
           replays a trial of `tailsweep train --model vgg11 ... --trace FILE` step by step:
           TailSweep's initial weights (FILE.init*.npy), its mini-batch indices and its type-1
-          noise values, in float32 and in float64 side by side; prints per step the relative
-          differences of the batch loss, the per-layer gradient norms and weight norms of
-          TailSweep and of torch float32 from torch float64, and the first step where
-          TailSweep's differ by more than float32 rounding explains (see replay_main).
+          noise values, in torch float32 (t32), float32 with TailSweep's fused-update rounding
+          (t32f) and float64 (t64) side by side; prints per step the relative differences of
+          the batch loss, the per-layer gradient norms and weight norms of TailSweep, t32 and
+          t32f from t64, and the first step where TailSweep's differ by more than float32
+          rounding explains (see replay_main).
   onestep --trace FILE   (a trace written with --trace-weights K,K+1,...)
           one step from TailSweep's own state after step K (plus its noise) in torch, against
           TailSweep's state after step K+1 (see onestep_main).
