@@ -40,8 +40,10 @@ public final class TrialExecutor: @unchecked Sendable {
   }
 
   /// `run`, also returning the trained network (nil when it diverged or was cancelled).
+  /// `trace` receives every step of a CNN trial (ignored for the fully connected network).
   public func runKeepingNetwork(
-    id: TrialID, config: TrialConfig, progress: (TrainingProgress) -> Bool
+    id: TrialID, config: TrialConfig, trace: LayerTrace? = nil,
+    progress: (TrainingProgress) -> Bool
   ) throws -> (result: TrialResult, network: TrainedNetwork?) {
     if let p = config.problems().first {
       throw ExecutorError.invalidConfiguration("\(p.key): \(p.message)")
@@ -77,7 +79,7 @@ public final class TrialExecutor: @unchecked Sendable {
       let trained = withoutActuallyEscaping(progress) { progress in
         Trainer.train(
           config: config, architecture: architecture, dataset: data, noiseKey: id.rngKey,
-          clock: monotonicSeconds, progress: progress)
+          clock: monotonicSeconds, progress: progress, trace: trace)
       }
       summary = trained.summary
       network = trained.network.map { .layers($0) }

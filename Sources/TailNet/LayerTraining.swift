@@ -15,6 +15,8 @@ final class LayerSGDStep: TrainingStep {
   var xBatch: UnsafeMutablePointer<Float> { miniBatch.features }
   var yBatch: UnsafeMutablePointer<Int32> { miniBatch.labels }
   private var noGradients: [[Float]] = []
+  /// The summed loss of the last `gradientStep`'s batch (for traces).
+  private(set) var lastLossSum = 0.0
 
   init(network: LayerNet<Float>, train: DataSplit, batch: Int, eta: Float) {
     self.network = network
@@ -36,6 +38,7 @@ final class LayerSGDStep: TrainingStep {
     let bl = SoftmaxCrossEntropy.apply(
       logits: ws.outputs[ws.outputs.count - 1], labels: yBatch, rows: rows,
       classes: network.classes, gradient: true, maxGradient: &unused)
+    lastLossSum = bl.lossSum
     guard bl.lossSum.isFinite else { return false }
     network.backward(xBatch, rows: rows, workspace: ws, eta: eta, gradients: &noGradients)
     return weightsAreFinite(network.weights.indices)
@@ -71,10 +74,10 @@ extension Trainer {
   /// Heavy-tailed SGD training of a network described by `architecture` (method doc §2 and
   /// §7): the same loop, random streams and stopping rules as `train(config:…)` for the fully
   /// connected network; noise on the prunable layers only (never the first convolution or the
-  /// output layer).
+  /// output layer). With `trace`, every step is also reported to it (the numbers do not change).
   public static func train(
     config: TrialConfig, architecture: Architecture, dataset: Dataset, noiseKey: UInt64,
-    clock: () -> Double, progress: ((TrainingProgress) -> Bool)? = nil
+    clock: () -> Double, progress: ((TrainingProgress) -> Bool)? = nil, trace: LayerTrace? = nil
   ) -> (summary: TrainingSummary, network: LayerNet<Float>?) {
     let start = clock()
     var initRNG = Xoshiro256(key: config.seed, stream: TrialStream.initialization.rawValue)
@@ -86,6 +89,20 @@ extension Trainer {
       network: LayerNet<Float>.initialized(architecture: architecture, rng: &initRNG),
       train: train, batch: batch, eta: Float(config.eta))
     let evaluator = LayerEvaluator(architecture: architecture)
+    if let trace {
+      let traced = TracingLayerStep(step, trace: trace)
+      defer { traced.flush() }
+      return run(
+        config: config, step: traced, trainCount: train.count, batch: batch,
+        orderRNG: &orderRNG, noiseRNG: &noiseRNG, start: start, clock: clock,
+        progress: progress,
+        evaluate: {
+          (
+            step.network.evaluate(train, with: evaluator),
+            step.network.evaluate(dataset.test, with: evaluator)
+          )
+        }, network: { step.network })
+    }
     return run(
       config: config, step: step, trainCount: train.count, batch: batch, orderRNG: &orderRNG,
       noiseRNG: &noiseRNG, start: start, clock: clock, progress: progress,

@@ -211,6 +211,9 @@ final class MiniBatch {
 protocol TrainingStep: AnyObject {
   /// The step's mini-batch buffers (`Trainer.run` fills them before each step).
   var miniBatch: MiniBatch { get }
+  /// Copies the training examples `order[0..<rows]` into the mini-batch buffers (the
+  /// extension's default; a tracing step also records the indices).
+  func gather(order: UnsafePointer<Int32>, rows: Int)
   /// Forward, loss, backward with the update on the batch; false when it diverged.
   func gradientStep(rows: Int) -> Bool
   /// One draw of noise on the noisy layers; false when a weight is not finite afterwards.

@@ -108,6 +108,18 @@ struct Train: ParsableCommand {
       "Save the trained weights as .npy (PATH: layer 1; PATH.layerK.npy, PATH.output.npy; a VGG's convolutions as out×in×3×3)."
   )
   var saveWeights: String?
+  @Option(
+    help: ArgumentHelp(
+      "vgg11: write a per-step trace to FILE (JSON lines) and the initial weights as FILE.init.npy (as --save-weights).",
+      discussion:
+        "One line per SGD step: the mini-batch's training indices, the batch loss, per weight layer the gradient's norm and the weight norm and maximum after the step, the type-1 noise value per filter, the norms after the noise. For replaying a trial in another implementation (scripts/reference/torch_vgg.py replay)."
+    ))
+  var trace: String?
+  @Option(
+    help:
+      "With --trace: also save the weights after these iterations' gradient steps (before their noise) as FILE.stepK.npy (e.g. 106,107)."
+  )
+  var traceWeights: String?
   @Flag(help: "Print the outcome as JSON.") var json = false
   @Option(help: "OpenBLAS threads.") var threads: Int = 1
 
@@ -123,11 +135,27 @@ struct Train: ParsableCommand {
     if kind == .vgg11 {
       if width != nil { throw ValidationError("--width does not apply to --model vgg11") }
       if depth != nil { throw ValidationError("--depth does not apply to --model vgg11") }
+    } else if trace != nil {
+      throw ValidationError("--trace applies only to --model vgg11")
+    }
+    if traceWeights != nil && trace == nil {
+      throw ValidationError("--trace-weights needs --trace")
+    }
+    if traceWeightSteps == nil {
+      throw ValidationError("--trace-weights: a comma-separated list of iterations ≥ 1")
     }
     if let p = makeConfig(type).problems().first {
       throw ValidationError("--\(Self.flagName(p.key)): \(p.message)")
     }
     if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+  }
+
+  /// The iterations of `--trace-weights` (empty without it; nil if malformed).
+  var traceWeightSteps: Set<Int>? {
+    guard let text = traceWeights else { return [] }
+    let steps = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !steps.isEmpty, steps.allSatisfy({ ($0 ?? 0) >= 1 }) else { return nil }
+    return Set(steps.compactMap { $0 })
   }
 
   static func flagName(_ key: String) -> String {
@@ -152,11 +180,17 @@ struct Train: ParsableCommand {
     let id = TrialID(config: config)
     let executor = TrialExecutor(dataDirectory: dataDir.url)
     let display = ProgressLine()
-    let (result, network) = try executor.runKeepingNetwork(id: id, config: config) { p in
+    let traceFile = try trace.map {
+      try TraceFile(path: $0, weightsAt: traceWeightSteps ?? [])
+    }
+    let (result, network) = try executor.runKeepingNetwork(
+      id: id, config: config, trace: traceFile?.receiver
+    ) { p in
       display.show(p)
       return true
     }
     display.finish()
+    try traceFile?.close()
     if let path = saveWeights {
       guard let network else {
         throw RuntimeFailure("no weights to save: training \(result.training.stopReason.rawValue)")
@@ -464,5 +498,54 @@ struct Compress: ParsableCommand {
       print("  tail index of norms:   " + TailText.describe(l.tailIndexNorms))
       print("  tail index of entries: " + TailText.describe(l.tailIndexEntries))
     }
+  }
+}
+
+/// `tailsweep train --trace FILE`: the initial weights as `FILE.init.npy` (layer files as
+/// `--save-weights`), then one JSON line per `StepTrace` in FILE; with `--trace-weights`, the
+/// weights after those iterations' gradient steps as `FILE.stepK.npy`. Write errors are kept
+/// and thrown by `close`.
+final class TraceFile {
+  let path: String
+  let weightsAt: Set<Int>
+  let handle: FileHandle
+  let encoder = JSONEncoder()
+  var failure: Error?
+
+  init(path: String, weightsAt: Set<Int>) throws {
+    self.path = path
+    self.weightsAt = weightsAt
+    guard FileManager.default.createFile(atPath: path, contents: nil) else {
+      throw RuntimeFailure("cannot create the trace file \(path)")
+    }
+    handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+  }
+
+  var receiver: LayerTrace {
+    LayerTrace(
+      initial: { net in
+        do { _ = try WeightFiles.save(net, to: self.path + ".init.npy") } catch {
+          self.failure = self.failure ?? error
+        }
+      },
+      step: { step in
+        do { try self.handle.write(contentsOf: self.encoder.encode(step) + Data("\n".utf8)) } catch
+        {
+          self.failure = self.failure ?? error
+        }
+      }, weightsAt: weightsAt,
+      weights: { k, net in
+        do { _ = try WeightFiles.save(net, to: self.path + ".step\(k).npy") } catch {
+          self.failure = self.failure ?? error
+        }
+      })
+  }
+
+  func close() throws {
+    try handle.close()
+    if let failure { throw failure }
   }
 }

@@ -60,6 +60,43 @@ import Testing
     #expect(try header("vgg.output.npy").contains("(10, 32)"))
   }
 
+  @Test func traceWritesEveryStepAndTheInitialWeights() throws {
+    let dir = try Binary.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("t.jsonl").path
+    let r = try Binary.run(
+      ["train"] + Self.tiny + [
+        "--sigma", "0.003", "--test-limit", "20", "--trace", path, "--trace-weights", "2,3",
+      ])
+    #expect(r.status == 0, "\(r.stderr)")
+    let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+    #expect(lines.count == 6)  // --max-iterations 6
+    let steps = try lines.map {
+      try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    }
+    #expect(steps.compactMap { $0["iteration"] as? Int } == Array(1...6))
+    // 200 training images in batches of 50: each epoch (4 steps) visits every index once.
+    let epoch = steps.prefix(4).flatMap { ($0["batch"] as? [Int]) ?? [] }
+    #expect(epoch.sorted() == Array(0..<200))
+    // Type-1 noise: one value per filter of convolutions 2…8 (multiplier 1/32), none after
+    // the last step; 9 weight layers of norms.
+    let noise = try #require(steps[0]["noise"] as? [[Double]])
+    #expect(noise.map(\.count) == [8, 16, 16, 32, 32, 32, 32])
+    #expect(steps[5]["noise"] == nil)
+    #expect((steps[0]["gradientNorms"] as? [Double])?.count == 9)
+    #expect((steps[0]["noisyWeightNorms"] as? [Double])?.count == 9)
+    // The initial weights, in --save-weights' layout.
+    let first = try Data(contentsOf: URL(fileURLWithPath: path + ".init.npy"))
+    #expect(String(decoding: first.prefix(128), as: UTF8.self).contains("(4, 1, 3, 3)"))
+    let output = try Data(contentsOf: URL(fileURLWithPath: path + ".init.output.npy"))
+    #expect(String(decoding: output.prefix(128), as: UTF8.self).contains("(10, 32)"))
+    // --trace-weights 2,3: the weights after those steps, in the same layout; no others.
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+    #expect(files.filter { $0.hasPrefix("t.jsonl.step") }.count == 18)
+    let step3 = try Data(contentsOf: URL(fileURLWithPath: path + ".step3.layer8.npy"))
+    #expect(String(decoding: step3.prefix(128), as: UTF8.self).contains("(32, 32, 3, 3)"))
+  }
+
   @Test(arguments: [
     (["--model", "vgg11", "--channels", "0.25", "--width", "64"], "--width does not apply"),
     (["--model", "vgg11"], "needs channels"),
@@ -67,6 +104,15 @@ import Testing
     (["--model", "resnet"], "--model must be one of fcn, vgg11"),
     (["--channels", "0.25"], "channels applies only to model vgg11"),
     (["--model", "vgg11", "--channels", "9"], "(0, 4]"),
+    (["--trace", "/nonexistent/t.jsonl"], "--trace applies only to --model vgg11"),
+    (
+      ["--model", "vgg11", "--channels", "0.25", "--trace-weights", "3"],
+      "--trace-weights needs --trace"
+    ),
+    (
+      ["--model", "vgg11", "--channels", "0.25", "--trace", "t", "--trace-weights", "0,x"],
+      "comma-separated list of iterations"
+    ),
   ])
   func badModelFlagsExitTwo(flags: [String], mentions: String) throws {
     let r = try Binary.run(["train"] + flags)
