@@ -89,13 +89,10 @@ extension Trainer {
       network: LayerNet<Float>.initialized(architecture: architecture, rng: &initRNG),
       train: train, batch: batch, eta: Float(config.eta))
     let evaluator = LayerEvaluator(architecture: architecture)
-    if let trace {
-      let traced = TracingLayerStep(step, trace: trace)
-      defer { traced.flush() }
-      return run(
-        config: config, step: traced, trainCount: train.count, batch: batch,
-        orderRNG: &orderRNG, noiseRNG: &noiseRNG, start: start, clock: clock,
-        progress: progress,
+    func runSteps<S: TrainingStep>(_ s: S) -> (TrainingSummary, LayerNet<Float>?) {
+      run(
+        config: config, step: s, trainCount: train.count, batch: batch, orderRNG: &orderRNG,
+        noiseRNG: &noiseRNG, start: start, clock: clock, progress: progress,
         evaluate: {
           (
             step.network.evaluate(train, with: evaluator),
@@ -103,14 +100,9 @@ extension Trainer {
           )
         }, network: { step.network })
     }
-    return run(
-      config: config, step: step, trainCount: train.count, batch: batch, orderRNG: &orderRNG,
-      noiseRNG: &noiseRNG, start: start, clock: clock, progress: progress,
-      evaluate: {
-        (
-          step.network.evaluate(train, with: evaluator),
-          step.network.evaluate(dataset.test, with: evaluator)
-        )
-      }, network: { step.network })
+    guard let trace else { return runSteps(step) }
+    let traced = TracingLayerStep(step, trace: trace)
+    defer { traced.flush() }
+    return runSteps(traced)
   }
 }
