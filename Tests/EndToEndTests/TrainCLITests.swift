@@ -135,6 +135,20 @@ import Testing
       ])
   }
 
+  @Test func benchNoiseTimesOnTheChosenClock() throws {
+    let r = try Binary.run([
+      "bench", "noise", "--count", "4096", "--repeats", "1", "--clock", "cpu",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("clock cpu"))
+    for row in ["Double CMS", "Float32 batch", "type-2 noise add"] {
+      #expect(r.stdout.contains(row), "\(r.stdout)")
+    }
+    #expect(r.stdout.contains("--clock cpu"), "the reproduce line names the clock")
+    let bad = try Binary.run(["bench", "noise", "--clock", "sundial"])
+    #expect(bad.status == 2, "\(bad.stderr)")
+  }
+
   @Test func compressRejectsMalformedFiles() throws {
     let dir = try Binary.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
