@@ -153,8 +153,9 @@ public enum Trainer {
 /// passes over activations that happen anyway (ReLU, its mask, the softmax) and from the
 /// training inputs (once per trial). While every bound stays below 10³⁰ all weights are finite
 /// (and no gemm sum can have overflowed); otherwise the weights are scanned exactly, which also
-/// resets the bounds. Noise of type 1 is added in one pass that also measures the layer; types 2
-/// and 3 are followed by an exact scan of the hidden layers. So a trial stops as diverged at
+/// resets the bounds. Noise of types 1 and 2 is added in one pass that also measures the layer
+/// (type 2 through the Float32 batch sampler; where it does not apply, and for type 3, the noise
+/// is followed by an exact scan of the hidden layers). So a trial stops as diverged at
 /// exactly the same iteration as with a full scan after every step.
 extension DataSplit {
   /// Copies the examples `order[0..<rows]` (features of `inputs` values each, and labels) into
@@ -323,6 +324,17 @@ final class SGDStep: TrainingStep {
             alpha: alpha, scale: scale, to: p, rows: r, columns: c, rng: &rng)
         }
         bounds[l] = m
+        if !(m < .infinity) { finite = false }
+      case .perEntry
+      where Xoshiro256.batchStableAlphaRange.contains(Float(alpha)) && Float(scale).isFinite:
+        // The Float32 batch sampler, as `NoiseInjection.add` uses it here, measuring the layer
+        // in the same pass.
+        let m = network.layers[l].withMutableBase { p in
+          rng.addSymmetricStable(
+            alpha: Float(alpha), scale: Float(scale),
+            to: UnsafeMutableBufferPointer(start: p, count: r * c))
+        }
+        bounds[l] = Double(m)
         if !(m < .infinity) { finite = false }
       case .perEntry, .isotropic:
         NoiseInjection.add(

@@ -111,6 +111,44 @@ import Testing
     #expect(bad.status == 2)
   }
 
+  /// `sample` in this (debug) binary writes the bits recorded from the release build's
+  /// `tailsweep sample --alpha 1.75 --count 40 --seed 2025` (values 0–5 and 34–39; the same
+  /// record as `StableBatchDeterminismTests.valuesAreTheRecordedOnes`).
+  @Test func sampleWritesTheReleaseBuildsBits() throws {
+    let dir = try Binary.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = dir.appendingPathComponent("x.npy").path
+    let r = try Binary.run([
+      "sample", "--alpha", "1.75", "--count", "40", "--seed", "2025", "--out", out,
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: out)))
+    let header = 10 + Int(bytes[8]) + Int(bytes[9]) << 8  // NPY 1.0: magic, version, length
+    try #require(bytes.count == header + 160)
+    let bits = (0..<40).map { i in
+      (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[header + 4 * i + $1]) << (8 * $1) }
+    }
+    #expect(
+      Array(bits[..<6] + bits[34...]) == [
+        0x3F4A_1361, 0xBE0A_3F1A, 0xBEC4_E8F0, 0x3DA1_E5B4, 0xBF4C_64AC, 0xBF4A_B667,
+        0xBF45_773C, 0x3ED1_C28B, 0xBF30_7F3A, 0xBF72_1DC5, 0x3E80_6B3B, 0xBFC0_95F3,
+      ])
+  }
+
+  @Test func benchNoiseTimesOnTheChosenClock() throws {
+    let r = try Binary.run([
+      "bench", "noise", "--count", "4096", "--repeats", "1", "--clock", "cpu",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("clock cpu"))
+    for row in ["Double CMS", "Float32 batch", "type-2 noise add"] {
+      #expect(r.stdout.contains(row), "\(r.stdout)")
+    }
+    #expect(r.stdout.contains("--clock cpu"), "the reproduce line names the clock")
+    let bad = try Binary.run(["bench", "noise", "--clock", "sundial"])
+    #expect(bad.status == 2, "\(bad.stderr)")
+  }
+
   @Test func compressRejectsMalformedFiles() throws {
     let dir = try Binary.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }

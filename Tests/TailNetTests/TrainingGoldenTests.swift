@@ -50,7 +50,10 @@ import Testing
   static let recordedCore =
     BLASThreads.configuration.contains("0.3.21") && BLASThreads.configuration.contains(" Zen ")
 
-  /// (noise type, depth, medium data) → fingerprint recorded before the optimisation.
+  /// (noise type, depth, medium data) → fingerprint recorded before the optimisation. The
+  /// type-2 entries were recorded again when the Float32 batch sampler moved to fused
+  /// multiply-adds (issue 12, item 3): its draws differ in their last bits, so type-2 trials
+  /// give new numbers; types 0, 1 and 3 are unchanged.
   static let golden: [String: UInt64] = [
     "0-1-false": 0x34e1_6000_8851_4a98,
     "0-1-true": 0x5d10_820e_3e49_070d,
@@ -60,10 +63,10 @@ import Testing
     "1-1-true": 0x9f59_6596_fa9f_74c2,
     "1-2-false": 0xbee8_fd42_bd3a_7a9c,
     "1-2-true": 0xafef_00c2_825d_7131,
-    "2-1-false": 0x30c_e7bb_4933_6d09,
-    "2-1-true": 0x34ad_e7c4_1812_8c7e,
-    "2-2-false": 0x9cca_94ec_6ed6_c881,
-    "2-2-true": 0x5035_6fb8_ba00_f74c,
+    "2-1-false": 0x326c_3567_e669_038d,
+    "2-1-true": 0x36ca_261c_be75_aa1c,
+    "2-2-false": 0xd3b8_16aa_0d82_31bd,
+    "2-2-true": 0x406a_06c9_dfa9_29ce,
     "3-1-false": 0x12ce_b49c_a72e_55f3,
     "3-1-true": 0xddbd_0d26_2109_e5a2,
     "3-2-false": 0x5c1d_6647_b5d7_7b5b,

@@ -28,6 +28,35 @@ import Testing
     #expect(a.next() == b.next(), "the same draws")
   }
 
+  /// Type 2 in the step (the batch sampler measuring the layer in its pass) adds what
+  /// `NoiseInjection.add` adds, and the bound it leaves is the layer's exact largest magnitude.
+  @Test(arguments: [0.5, 1.0, 1.75, 2.0])
+  func fusedPerEntryNoiseEqualsNoiseInjection(alpha: Double) throws {
+    let data = try smallSynthetic()
+    var rng = Xoshiro256(seed: 4)
+    let net = Network<Float>.initialized(
+      inputs: data.inputs, width: 37, depth: 2, classes: data.classes, rng: &rng)
+    var plain = net.layers
+    let step = SGDStep(network: net, train: data.train, batch: 16, eta: 0.1)
+    var a = Xoshiro256(seed: 8)
+    var b = Xoshiro256(seed: 8)
+    for l in 0..<net.depth {
+      let (r, c) = net.shape(layer: l)
+      NoiseInjection.add(
+        type: .perEntry, alpha: alpha, scale: 0.3, to: &plain[l], rows: r, columns: c, rng: &a)
+    }
+    #expect(step.addNoise(type: .perEntry, alpha: alpha, scale: 0.3, rng: &b))
+    for l in 0...net.depth {
+      #expect(step.network.layers[l].map(\.bitPattern) == plain[l].map(\.bitPattern))
+    }
+    for l in 0..<net.depth {
+      #expect(step.bounds[l] == Double(plain[l].map(\.magnitude).max() ?? 0), "layer \(l)")
+    }
+    #expect(a.next() == b.next(), "the same draws")
+    // A draw that overflows Float is found by the same pass.
+    #expect(!step.addNoise(type: .perEntry, alpha: 0.5, scale: 1e38, rng: &b))
+  }
+
   @Test func floatHelpersSeeNaNAndInfinity() {
     var v: [Float] = [1, -2, .nan, -0.0, 3, -.infinity]
     let reluMax = v.withMutableBase { Float.reluInPlace($0, count: 6) }
