@@ -78,7 +78,9 @@ struct BenchTrain: ParsableCommand {
     print(
       "batch  inputs  width  noise  iterations  s/iteration  gemm s/it  noise s/it"
         + "  step GFLOP/s  sgemm GFLOP/s  step/sgemm  outside gemm")
+    var targets: [String] = []
     for (b, d, n) in parsed {
+      var step: [NoiseType: Double] = [:]
       for t in types {
         let flops = Double(b) * Double(d) * Double(n)
         let its = max(10, min(iterations, Int(2e10 / flops)))
@@ -91,13 +93,37 @@ struct BenchTrain: ParsableCommand {
               + "  %12.1f  %13.1f  %10.3f  %11.1f%%",
             b, d, n, t.rawValue, its, r.perIteration, r.gemmPerIteration, r.noisePerIteration,
             r.stepGFLOPS, r.gemmGFLOPS, r.stepOverGemm, 100 * r.outsideGemmShare))
+        step[t] = r.perIteration
+        if t == .none || t == .perNeuron {
+          targets.append(
+            Self.target(
+              "\(b):\(d):\(n) type \(t.rawValue) step/sgemm", r.stepOverGemm, "≤ 1.10",
+              met: r.stepOverGemm <= 1.10))
+        }
       }
+      if let one = step[.perNeuron], let two = step[.perEntry] {
+        targets.append(
+          Self.target(
+            "\(b):\(d):\(n) type-2 step / type-1 step", two / one, "< 2", met: two / one < 2))
+      }
+    }
+    if !targets.isEmpty {
+      print("targets (issue 12):")
+      for t in targets { print("  " + t) }
     }
     print(
       "reproduce: swift build -c release -Xswiftc -target-cpu -Xswiftc haswell && "
         + ".build/release/tailsweep bench train --shapes \(shapes) --noise-types \(noiseTypes)"
         + " --iterations \(iterations) --rounds \(rounds) --clock \(clock.rawValue)"
     )
+  }
+}
+
+extension BenchTrain {
+  /// One line of a benchmark's "targets" list: the figure, the target and whether it is met.
+  static func target(_ name: String, _ value: Double, _ goal: String, met: Bool) -> String {
+    name.padding(toLength: 40, withPad: " ", startingAt: 0)
+      + String(format: "%8.3f", value) + "  target \(goal)  " + (met ? "met" : "NOT met")
   }
 }
 
@@ -161,6 +187,10 @@ struct BenchConv: ParsableCommand {
               r.gemmGFLOPS, r.stepOverGemm, Double(Self.peakResidentBytes()) / 1_048_576))
       }
     }
+    print("targets (issue 17): the step no slower than PyTorch CPU at one thread on the same")
+    print("  shapes (scripts/reference/torch_step_bench.py, same arguments; docs/performance.md);")
+    print("  the convolutions' gemms within 1.15× of plain sgemm: they are plain cblas_sgemm calls")
+    print("  (1.0 by construction); step/sgemm above is all the rest of the step.")
     print(
       "reproduce: swift build -c release && .build/release/tailsweep bench conv --channels "
         + "\(channels) --images \(images) --batch \(batch) --noise-type \(noiseType)"

@@ -149,6 +149,24 @@ import Testing
     #expect(bad.status == 2, "\(bad.stderr)")
   }
 
+  /// `bench train` lists each figure the issue sets a target for, beside the target; the
+  /// debug build's figures are not meaningful, only the lines are checked.
+  @Test func benchTrainPrintsItsFiguresBesideTheirTargets() throws {
+    let r = try Binary.run([
+      "bench", "train", "--shapes", "8:20:30", "--noise-types", "0,1,2", "--iterations", "10",
+      "--rounds", "1",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    let lines = r.stdout.split(separator: "\n").map(String.init)
+    let targets = try #require(lines.firstIndex(of: "targets (issue 12):"), "\(r.stdout)")
+    let rows = lines[(targets + 1)...].prefix { $0.hasPrefix("  ") }
+    #expect(rows.count == 3, "\(r.stdout)")
+    for (row, goal) in zip(rows, ["≤ 1.10", "≤ 1.10", "< 2"]) {
+      #expect(row.contains("target \(goal)") && row.hasSuffix("met"), "\(row)")
+    }
+    #expect(rows.last?.contains("8:20:30 type-2 step / type-1 step") == true)
+  }
+
   @Test func compressRejectsMalformedFiles() throws {
     let dir = try Binary.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
