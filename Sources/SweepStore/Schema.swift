@@ -128,7 +128,36 @@ enum Schema {
           ALTER TABLE attempts ADD COLUMN progress_at TEXT;
           """)
     }
+    // Worker liveness, display only: every worker the coordinator knows, with its host, slots,
+    // when it registered, when the coordinator last heard from it (any message, heartbeats of
+    // idle workers included) and its state. Written by the coordinator inside its group
+    // commits, at most about once a second, one row per worker heard from since the last
+    // recording; `status` and the live view read it. Additive: readers of older stores see
+    // no rows.
+    m.registerMigration("v4-workers") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE workers (
+            id TEXT PRIMARY KEY NOT NULL,
+            host TEXT NOT NULL,
+            slots INTEGER NOT NULL,
+            registered_at TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('active', 'quarantined', 'gone'))
+          ) WITHOUT ROWID;
+          """)
+    }
     return m
+  }
+
+  /// Whether the worker liveness table exists (a store migrated by this version or later).
+  /// Asks SQLite each time rather than GRDB's schema cache: a reader that opened the store
+  /// before a writer migrated it must see the table appear.
+  static func hasWorkers(_ db: Database) throws -> Bool {
+    try Bool.fetchOne(
+      db,
+      sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workers')"
+    ) ?? false
   }
 
   /// Whether attempts carry progress columns (a store migrated by this version or later).
