@@ -60,6 +60,8 @@ enum API {
   }
   struct Status: Encodable {
     var version: Int
+    /// Changes only when tables and figures may have changed (`/api/tables`).
+    var tablesVersion: Int
     var now: Date
     var store: String
     var waiting: String?
@@ -185,7 +187,8 @@ enum API {
           ?? r.lastError)
     }
     return Status(
-      version: snap.version, now: snap.now, store: snap.storePath, waiting: snap.waitingReason,
+      version: snap.version, tablesVersion: snap.tablesVersion, now: snap.now,
+      store: snap.storePath, waiting: snap.waitingReason,
       sweep: snap.sweepName, description: snap.sweepDescription, runStartedAt: snap.runStartedAt,
       total: total, counts: named, finished: finished, finishedThisRun: snap.finishedThisRun,
       percent: total > 0 ? Double(finished) / Double(total) * 100 : 0,
@@ -205,10 +208,11 @@ enum API {
 
   static func tables(_ snap: Snapshot) -> Tables {
     Tables(
-      version: snap.version, note: snap.tablesNote ?? snap.waitingReason, answer: snap.answer,
-      html: snap.tables.map { $0.renderHTML() }.joined(),
+      version: snap.tablesVersion, note: snap.tablesNote ?? snap.waitingReason,
+      answer: snap.answer, html: snap.tables.map { $0.renderHTML() }.joined(),
       figures: snap.figures.map {
-        FigureRef(name: $0.name, title: $0.title, url: "figures/\($0.name).svg?v=\(snap.version)")
+        FigureRef(
+          name: $0.name, title: $0.title, url: "figures/\($0.name).svg?v=\(snap.tablesVersion)")
       })
   }
 

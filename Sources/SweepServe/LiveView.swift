@@ -156,9 +156,12 @@ public final class LiveView: Sendable {
 
 /// Everything the live page shows at one moment.
 public struct Snapshot: Sendable {
-  /// Changes whenever the store's counts or worker activity change (the page reloads tables
-  /// and figures when it does).
+  /// Changes whenever the store's counts, worker activity, lease progress or worker
+  /// heartbeats change.
   public var version: Int
+  /// Changes only when the snapshot was rebuilt (counts or activity changed): the page reloads
+  /// tables and figures when it does, not at every heartbeat or progress report.
+  public var tablesVersion = 0
   /// When this answer was made.
   public var now: Date
   /// The store file.
@@ -206,6 +209,7 @@ public struct Snapshot: Sendable {
     now: Date, version: Int
   ) throws -> Snapshot {
     var s = Snapshot(version: version, now: now, storePath: store.path)
+    s.tablesVersion = version
     s.sweepName = sweep?.name
     s.sweepDescription = sweep?.description
     s.runStartedAt = sweep?.lastRunAt

@@ -97,7 +97,8 @@ enum Pages {
     return "\(s / 86400) d \(s % 86400 / 3600) h"
   }
 
-  /// The page's script: polls `api/status` every second and `api/tables` when `version` changed.
+  /// The page's script: polls `api/status` every second and `api/tables` when `tablesVersion`
+  /// changed (a rebuild: not at every heartbeat or progress report).
   /// URLs are relative, so a token passed as `?token=` comes back through the cookie.
   static let script = """
     'use strict';
@@ -167,7 +168,7 @@ enum Pages {
         if (r.ok) {
           const s = await r.json();
           render(s);
-          if (s.version !== version) { version = s.version; await refreshTables(s.version); }
+          if (s.tablesVersion !== version) { version = s.tablesVersion; await refreshTables(s.tablesVersion); }
           document.body.dataset.polls = String(Number(document.body.dataset.polls || 0) + 1);
         }
       } catch (e) { $('progress').textContent = 'Connection lost: ' + e; }

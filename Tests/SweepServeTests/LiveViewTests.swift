@@ -107,6 +107,8 @@ private enum Store {
   ])
   let progressed = view.snapshot()
   #expect(progressed.version != s1.version)
+  // Tables and figures did not change: the page need not reload them.
+  #expect(progressed.tablesVersion == s1.tablesVersion)
   let lease = API.status(progressed).workers.first { $0.worker == "w2" }?.current.first
   #expect(lease?.iteration == 700 && lease?.maxIterations == 2000 && lease?.progressAt == reported)
   #expect(API.status(progressed).workers.allSatisfy { $0.lastHeartbeat == nil })
@@ -128,6 +130,7 @@ private enum Store {
   ])
   let heard = view.snapshot()
   #expect(heard.version != progressed.version)
+  #expect(heard.tablesVersion == s1.tablesVersion)
   let fleet = API.status(heard).workers
   #expect(fleet.map(\.worker) == ["w1", "w2", "w3"])
   let idle = try #require(fleet.first { $0.worker == "w3" })
@@ -147,7 +150,7 @@ private enum Store {
     trial: ids[2], attempt: 2, worker: "w1", result: Store.result(configs[2], pruning: 0.4),
     at: start.addingTimeInterval(21))
   let s2 = view.snapshot()
-  #expect(s2.version != s1.version)
+  #expect(s2.version != s1.version && s2.tablesVersion != s1.tablesVersion)
   #expect(s2.recent.map(\.row.id) == [ids[2], ids[1], ids[0]])
   #expect(s2.answer.count == 1)
   #expect(!s2.tables.isEmpty && !s2.figures.isEmpty)
