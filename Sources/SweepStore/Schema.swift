@@ -162,12 +162,19 @@ enum Schema {
 
   /// Whether attempts carry progress columns (a store migrated by this version or later).
   static func hasAttemptProgress(_ db: Database) throws -> Bool {
-    try db.columns(in: "attempts").contains { $0.name == "progress_at" }
+    try hasColumn(db, table: "attempts", column: "progress_at")
   }
 
   /// Whether the sweep-identity columns exist (a store migrated by this version or later; a
   /// read-only open does not migrate older stores).
   static func hasSweepIdentity(_ db: Database) throws -> Bool {
-    try db.columns(in: "sweeps").contains { $0.name == "definition_hash" }
+    try hasColumn(db, table: "sweeps", column: "definition_hash")
+  }
+
+  /// Asks SQLite, not GRDB's schema cache (which a reader keeps after a writer migrated).
+  static func hasColumn(_ db: Database, table: String, column: String) throws -> Bool {
+    try Bool.fetchOne(
+      db, sql: "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?) WHERE name = ?)",
+      arguments: [table, column]) ?? false
   }
 }

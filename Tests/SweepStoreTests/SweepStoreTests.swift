@@ -616,13 +616,15 @@ private final class PollCounts: @unchecked Sendable {
     let reader = try SweepStore(readOnlyPath: path)
     let old = try reader.openAttempts(sweepID: id)
     #expect(old.map(\.trial) == [t[1].id] && old[0].iteration == nil && old[0].progressAt == nil)
-    try reader.close()
-    // The next writer adds the columns.
+    // The next writer adds the columns; a reader that opened before (a live view started
+    // before the coordinator) sees them.
     let writer = try SweepStore(path: path)
     try writer.recordProgress([
       AttemptProgress(trial: t[1].id, attempt: 1, iteration: 5, maxIterations: 3000, at: at)
     ])
     #expect(try writer.openAttempts(sweepID: id).first?.iteration == 5)
+    #expect(try reader.openAttempts(sweepID: id).first?.iteration == 5)
+    try reader.close()
     try writer.close()
   }
 }
