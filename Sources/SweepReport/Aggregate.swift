@@ -184,6 +184,10 @@ public struct GroupSummary: Codable, Hashable, Sendable {
   public var measures: [String: Summary]
   /// Seeds of the trials in the group, sorted.
   public var seeds: [UInt64]
+  /// The per-step noise scales s = σ·η^(1/α) of the group's noisy trials, distinct and
+  /// sorted: one value unless the group pools several noise configurations; empty for plain
+  /// SGD (noise type 0 or σ = 0).
+  public var noiseScales: [Double] = []
 
   /// The summary of `m` (an empty summary if missing).
   public func summary(_ m: Measure) -> Summary {
@@ -281,7 +285,8 @@ extension SweepReport {
       groups.append(
         GroupSummary(
           values: values, counts: counts, measures: measures,
-          seeds: members.map(\.config.seed).sorted()))
+          seeds: members.map(\.config.seed).sorted(),
+          noiseScales: Set(members.map(\.config).filter(\.isNoisy).map(noiseScale)).sorted()))
     }
     groups.sort { $0.values.lexicographicallyPrecedes($1.values) }
     var pooled: [String] = []

@@ -1,5 +1,6 @@
 import Foundation
 import SweepStore
+import TailNet
 
 extension SweepReport {
   /// The measurements a lead statement reports, in order.
@@ -102,6 +103,19 @@ extension SweepReport {
   /// `s = σ·η^(1/α)` with three significant digits.
   public static func noiseScaleText(sigma: Double, eta: Double, alpha: Double) -> String {
     String(format: "%.3g", sigma * Foundation.pow(eta, 1 / alpha))
+  }
+
+  /// The per-step noise scale `s = σ·η^(1/α)` of `config` (whether or not it is noisy).
+  static func noiseScale(_ config: TrialConfig) -> Double {
+    NoiseInjection.stepScale(sigma: config.sigma, eta: config.eta, alpha: config.alpha)
+  }
+
+  /// The `s` cell of a table: one scale with three significant digits, `low–high` when a row
+  /// pools several, `—` for plain SGD (no noisy trial).
+  static func noiseScaleCell(_ scales: [Double]) -> String {
+    guard let lo = scales.first, let hi = scales.last else { return "—" }
+    let a = String(format: "%.3g", lo)
+    return lo == hi ? a : a + "–" + String(format: "%.3g", hi)
   }
 
   /// `table` with `notes` appended.

@@ -8,6 +8,9 @@ public struct PairedRow: Codable, Hashable, Sendable {
   public var point: [KeyValue]
   /// The noisy configuration, e.g. `α=1.75 σ=0.003`.
   public var noisy: String
+  /// The per-step noise scale s = σ·η^(1/α) of the noisy configuration (nil if its trials at
+  /// the point have several, which the pairing keys rule out).
+  public var noiseScale: Double?
   /// The plain configuration (`plain`, or `plain α=2` when a point has several).
   public var plain: String
   /// The measurement compared.
@@ -114,8 +117,10 @@ extension SweepReport {
     let nv = seeds.compactMap { n[$0] }
     let pv = seeds.compactMap { p[$0] }
     let diffs = zip(nv, pv).map { $0 - $1 }
+    let scales = Set(noisy.map(\.config).filter(\.isNoisy).map(noiseScale))
     return PairedRow(
-      point: point, noisy: noisyLabel, plain: plainLabel, measure: measure, pairs: seeds.count,
+      point: point, noisy: noisyLabel, noiseScale: scales.count == 1 ? scales.first : nil,
+      plain: plainLabel, measure: measure, pairs: seeds.count,
       noisyMean: Summary.of(nv).mean, plainMean: Summary.of(pv).mean,
       difference: Summary.of(diffs).clipped(
         to: -measure.validRange.upperBound...measure.validRange.upperBound),

@@ -26,15 +26,26 @@ extension SweepReport {
     return text
   }
 
+  /// Where the `s` column goes among the key columns: right after σ, else after the last key;
+  /// nil when no group has a noisy trial (no column).
+  static func noiseScaleColumn(_ agg: Aggregation) -> Int? {
+    guard agg.groups.contains(where: { !$0.noiseScales.isEmpty }) else { return nil }
+    return agg.keys.firstIndex(of: "sigma").map { $0 + 1 } ?? agg.keys.count
+  }
+
   /// The summary table for reading: counts, then `mean ± 95 % CI half-width` per measurement.
+  /// Beside σ, the per-step noise scale s = σ·η^(1/α) of the row (— for plain SGD).
   public static func summaryTable(_ agg: Aggregation) -> Table {
     var columns = agg.keys.map {
       Table.Column(ConfigKey.symbol($0), right: $0 != "dataset", key: true)
     }
+    let sAt = noiseScaleColumn(agg)
+    if let sAt { columns.insert(Table.Column("s", key: true), at: sAt) }
     columns += ["ok", "div", "fail", "pend"].map { Table.Column($0) }
     columns += summaryMeasures.map { Table.Column($0.header) }
     let rows = agg.groups.map { g -> [String] in
       var r = g.values.map(\.description)
+      if let sAt { r.insert(noiseScaleCell(g.noiseScales), at: sAt) }
       r += [g.counts.ok, g.counts.diverged, g.counts.failed, g.counts.pending].map(String.init)
       for m in summaryMeasures {
         if m == .divergedShare {
@@ -72,14 +83,21 @@ extension SweepReport {
           + "Dekkers et al. 1989) on the same k largest layer-1 neuron norms.",
         "at cap: ok trials that stopped at the iteration cap before reaching the target "
           + "accuracy, of all ok trials (the others reached it).",
-      ])
+      ] + (sAt == nil ? [] : [noiseScaleColumnNote]))
   }
+
+  /// What the `s` column is.
+  static let noiseScaleColumnNote =
+    "s: the per-step noise scale σ·η^(1/α) (— for plain SGD; low–high where a row pools "
+    + "several)."
 
   /// The summary as machine-readable columns, named like the keys of sweep files (camelCase):
   /// counts, then `<measure>N`, `Mean`, `Std`, `CiLow`, `CiHigh` of every measurement, as
   /// fractions (not percent).
   public static func summaryCSVTable(_ agg: Aggregation) -> Table {
     var columns = agg.keys.map { Table.Column($0, key: true) }
+    let sAt = noiseScaleColumn(agg)
+    if let sAt { columns.insert(Table.Column("s", key: true), at: sAt) }
     columns += ["okCount", "divergedCount", "failedCount", "pendingCount"].map {
       Table.Column($0)
     }
@@ -90,6 +108,8 @@ extension SweepReport {
     }
     let rows = agg.groups.map { g -> [String] in
       var r = g.values.map(\.description)
+      // One raw scale; empty for plain SGD or a row that pools several.
+      if let sAt { r.insert(g.noiseScales.count == 1 ? raw(g.noiseScales[0]) : "", at: sAt) }
       r += [g.counts.ok, g.counts.diverged, g.counts.failed, g.counts.pending].map(String.init)
       for m in summaryMeasures {
         let s = g.summary(m)
@@ -140,7 +160,7 @@ extension SweepReport {
       Table.Column(ConfigKey.symbol($0), right: $0 != "dataset", key: true)
     }
     columns += [
-      Table.Column("noisy run", right: false, key: true),
+      Table.Column("noisy run", right: false, key: true), Table.Column("s", key: true),
       Table.Column("vs", right: false, key: true),
       Table.Column("measure", right: false, key: true), Table.Column("pairs"),
       Table.Column("noisy"), Table.Column("plain"), Table.Column("diff"), Table.Column("95% CI"),
@@ -160,7 +180,8 @@ extension SweepReport {
           r.difference.ciHigh.map { hi in "[\(sign(lo)), \(sign(hi))]" }
         }
       return r.point.map(\.description) + [
-        r.noisy, r.plain, m.header, String(r.pairs),
+        r.noisy, noiseScaleCell(r.noiseScale.map { [$0] } ?? []), r.plain, m.header,
+        String(r.pairs),
         r.noisyMean.map { fixed($0 * m.scale, d) } ?? "—",
         r.plainMean.map { fixed($0 * m.scale, d) } ?? "—",
         r.difference.mean.map(sign) ?? "—", ci ?? "—", "\(r.noisyDiverged)/\(r.plainDiverged)",
@@ -173,6 +194,7 @@ extension SweepReport {
         "Pairs: same grid point and seed (same initial weights and batches); means over the pairs.",
         "95% CI: paired Student t on the per-seed differences; iters→target: pairs where both "
           + "reached the target; div n/p: diverged noisy/plain trials at the point (not paired).",
+        noiseScaleColumnNote,
       ])
   }
 
@@ -180,12 +202,13 @@ extension SweepReport {
   public static func pairedCSVTable(_ p: PairedComparison) -> Table {
     var columns = p.pointKeys.map { Table.Column($0, key: true) }
     columns += [
-      "noisy", "plain", "measure", "pairs", "noisyMean", "plainMean", "diffMean", "diffStd",
+      "noisy", "s", "plain", "measure", "pairs", "noisyMean", "plainMean", "diffMean", "diffStd",
       "diffCiLow", "diffCiHigh", "noisyDiverged", "plainDiverged",
     ].map { Table.Column($0) }
     let rows = p.rows.map { r -> [String] in
       r.point.map(\.description) + [
-        r.noisy, r.plain, r.measure.rawValue, String(r.pairs), raw(r.noisyMean), raw(r.plainMean),
+        r.noisy, raw(r.noiseScale), r.plain, r.measure.rawValue, String(r.pairs), raw(r.noisyMean),
+        raw(r.plainMean),
         raw(r.difference.mean), raw(r.difference.std), raw(r.difference.ciLow),
         raw(r.difference.ciHigh), String(r.noisyDiverged), String(r.plainDiverged),
       ]

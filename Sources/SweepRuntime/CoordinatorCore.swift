@@ -48,6 +48,10 @@ public protocol CoordinatorLedger: AnyObject {
   /// The latest progress of open leases (for `status` and the live view; display only),
   /// recorded inside a batch at most every `CoordinatorCore.progressInterval` seconds.
   func progress(_ entries: [LeaseProgress]) throws
+  /// The liveness of workers heard from (or gone) since the last recording (for `status` and
+  /// the live view; display only), recorded inside a batch at most every
+  /// `CoordinatorCore.workerInterval` seconds, and once more when the run ends.
+  func workers(_ entries: [WorkerSeen]) throws
 }
 
 extension CoordinatorLedger {
@@ -71,6 +75,43 @@ public struct LeaseProgress: Hashable, Sendable {
     self.iteration = iteration
     self.maxIterations = maxIterations
     self.at = at
+  }
+}
+
+/// A worker's liveness as the coordinator records it: when it registered and when it was last
+/// heard from (wall clock), and its state.
+public struct WorkerSeen: Hashable, Sendable {
+  /// What became of a worker.
+  public enum State: String, Hashable, Sendable {
+    /// Registered and taking work.
+    case active
+    /// Registered but quarantined (no work for a while).
+    case quarantined
+    /// Declared dead, exited, or the run ended.
+    case gone
+  }
+  /// The worker.
+  public var worker: WorkerID
+  /// Its host.
+  public var host: String
+  /// The slots it declared.
+  public var slots: Int
+  /// When it registered.
+  public var registeredAt: Date
+  /// When its latest message arrived.
+  public var lastSeen: Date
+  /// Its state.
+  public var state: State
+  /// Creates an entry.
+  public init(
+    worker: WorkerID, host: String, slots: Int, registeredAt: Date, lastSeen: Date, state: State
+  ) {
+    self.worker = worker
+    self.host = host
+    self.slots = slots
+    self.registeredAt = registeredAt
+    self.lastSeen = lastSeen
+    self.state = state
   }
 }
 
@@ -217,6 +258,7 @@ public final class CoordinatorCore {
       try ledger.inBatch {
         body()
         recordProgress()
+        recordWorkers()
         // A ledger call failed inside: roll back the whole batch (nothing of it was sent).
         if summary.storeFailure != nil { throw BatchAborted() }
       }
@@ -268,6 +310,66 @@ public final class CoordinatorCore {
       try ledger.progress(entries)
     } catch {
       storeFailed("\(error)", now: now)
+    }
+  }
+
+  /// Seconds between two recordings of worker liveness in the ledger.
+  public static let workerInterval = 1.0
+  /// When worker liveness was last recorded (scheduler clock); workers heard from after it
+  /// are recorded at the next recording.
+  var workersRecordedAt = -Double.infinity
+  /// What was last recorded of each worker not recorded as gone (to notice who left).
+  var recordedWorkers: [WorkerID: WorkerSeen] = [:]
+
+  /// Inside a batch: hands the ledger every worker heard from since the last recording (one
+  /// entry per worker, however many messages it sent) and every recorded worker the scheduler
+  /// no longer knows (gone), at most every `workerInterval` seconds: with W heartbeating
+  /// workers, about W row updates a second in the batch's one transaction, never one per
+  /// message. A failure fails the batch like any ledger call.
+  func recordWorkers() {
+    let now = lastNow
+    guard summary.storeFailure == nil, now - workersRecordedAt >= Self.workerInterval else {
+      return
+    }
+    let since = workersRecordedAt
+    workersRecordedAt = now
+    let wallNow = Date()
+    var entries = scheduler.workerSightings(after: since, now: now).map { w in
+      WorkerSeen(
+        worker: w.worker, host: w.host, slots: w.slots,
+        registeredAt: wallNow.addingTimeInterval(w.registeredAt - now),
+        lastSeen: wallNow.addingTimeInterval(w.lastSeen - now),
+        state: w.quarantined ? .quarantined : .active)
+    }
+    for e in entries { recordedWorkers[e.worker] = e }
+    for (id, last) in recordedWorkers where !scheduler.isKnown(id) {
+      var gone = last
+      gone.state = .gone
+      entries.append(gone)
+      recordedWorkers[id] = nil
+    }
+    guard !entries.isEmpty else { return }
+    do {
+      try ledger.workers(entries)
+    } catch {
+      storeFailed("\(error)", now: now)
+    }
+  }
+
+  /// The run is over: records every worker still recorded as present as gone (it was told to
+  /// stop, or will find no coordinator). Nothing when the store failed.
+  public func recordWorkersGone() {
+    guard summary.storeFailure == nil, !recordedWorkers.isEmpty else { return }
+    let entries = recordedWorkers.values.map { w -> WorkerSeen in
+      var gone = w
+      gone.state = .gone
+      return gone
+    }
+    recordedWorkers = [:]
+    do {
+      try ledger.inBatch { try ledger.workers(entries) }
+    } catch {
+      logger.warning("could not record the workers as gone", metadata: ["error": "\(error)"])
     }
   }
 

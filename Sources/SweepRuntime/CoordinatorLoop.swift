@@ -271,6 +271,7 @@ public final class CoordinatorLoop {
       update(c, now: now)
     }
     update(c, now: monotonicSeconds(), force: true)
+    c.recordWorkersGone()
     var summary = c.summary
     summary.interrupted = interrupted
     summary.workersExhausted = exhausted

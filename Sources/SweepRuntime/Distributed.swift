@@ -39,6 +39,15 @@ final class StoreLedger: CoordinatorLedger {
           maxIterations: $0.maxIterations, at: $0.at)
       })
   }
+  func workers(_ entries: [WorkerSeen]) throws {
+    try store.recordWorkers(
+      entries.map {
+        WorkerLiveness(
+          worker: $0.worker.description, host: $0.host, slots: $0.slots,
+          registeredAt: $0.registeredAt, lastSeen: $0.lastSeen,
+          state: WorkerLivenessState(rawValue: $0.state.rawValue) ?? .active)
+      })
+  }
 }
 
 /// Options shared by `tailsweep run` and `tailsweep coordinator`.

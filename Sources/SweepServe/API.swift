@@ -14,7 +14,16 @@ enum API {
     var committed: Int
     var duplicates: Int
     var failed: Int
+    /// The latest start or end of one of its leases.
     var lastSeen: Date?
+    /// The slots it declared, its state (`active`, `quarantined`, `gone`), when it registered
+    /// and when the coordinator last heard from it (any message: heartbeats of idle workers
+    /// too), as the coordinator recorded them about once a second; nil for stores without
+    /// that record.
+    var slots: Int?
+    var state: String?
+    var registeredAt: Date?
+    var lastHeartbeat: Date?
     /// The trials it holds leases for now, with when each lease began.
     var current: [Lease]
   }
@@ -51,6 +60,8 @@ enum API {
   }
   struct Status: Encodable {
     var version: Int
+    /// Changes only when tables and figures may have changed (`/api/tables`).
+    var tablesVersion: Int
     var now: Date
     var store: String
     var waiting: String?
@@ -105,9 +116,10 @@ enum API {
   }
 
   static let notStored =
-    "Per worker: its open leases (trial, since when, the iteration last reported and when: "
-    + "the coordinator records them about once a second) and the last time a lease of it "
-    + "began or ended. Idle workers' heartbeats are not stored."
+    "Per worker: its open leases (trial, since when, the iteration last reported and when) and "
+    + "its last heartbeat (the last message the coordinator received from it, idle workers "
+    + "included), as the coordinator records them about once a second; so both lag by up to "
+    + "about a second plus the page's poll."
 
   static func num(_ x: Double) -> String { KeyValue.number(x).description }
 
@@ -147,12 +159,26 @@ enum API {
           startedAt: a.startedAt, iteration: a.iteration, maxIterations: a.maxIterations,
           progressAt: a.progressAt))
     }
-    let workers = (snap.status?.workers ?? []).map { w in
-      Worker(
+    var fleet: [String: WorkerLiveness] = [:]
+    for f in snap.fleet { fleet[f.worker] = f }
+    var workers = (snap.status?.workers ?? []).map { w in
+      let f = fleet.removeValue(forKey: w.worker)
+      return Worker(
         worker: w.worker, host: w.host, attempts: w.attempts, running: w.running,
         committed: w.committed, duplicates: w.duplicates, failed: w.failed, lastSeen: w.lastSeen,
-        current: leases[w.worker] ?? [])
+        slots: f?.slots, state: f?.state.rawValue, registeredAt: f?.registeredAt,
+        lastHeartbeat: f?.lastSeen, current: leases[w.worker] ?? [])
     }
+    // Workers without a lease in this sweep yet (idle since they registered).
+    for f in fleet.values {
+      workers.append(
+        Worker(
+          worker: f.worker, host: f.host, attempts: 0, running: 0, committed: 0, duplicates: 0,
+          failed: 0, lastSeen: nil, slots: f.slots, state: f.state.rawValue,
+          registeredAt: f.registeredAt, lastHeartbeat: f.lastSeen, current: leases[f.worker] ?? [])
+      )
+    }
+    workers.sort { $0.worker < $1.worker }
     let diverged = snap.diverged.map { r in
       Failure(
         trial: r.id.hex, label: label(r.config), attempt: r.attempts, worker: "", host: "",
@@ -161,7 +187,8 @@ enum API {
           ?? r.lastError)
     }
     return Status(
-      version: snap.version, now: snap.now, store: snap.storePath, waiting: snap.waitingReason,
+      version: snap.version, tablesVersion: snap.tablesVersion, now: snap.now,
+      store: snap.storePath, waiting: snap.waitingReason,
       sweep: snap.sweepName, description: snap.sweepDescription, runStartedAt: snap.runStartedAt,
       total: total, counts: named, finished: finished, finishedThisRun: snap.finishedThisRun,
       percent: total > 0 ? Double(finished) / Double(total) * 100 : 0,
@@ -181,10 +208,11 @@ enum API {
 
   static func tables(_ snap: Snapshot) -> Tables {
     Tables(
-      version: snap.version, note: snap.tablesNote ?? snap.waitingReason, answer: snap.answer,
-      html: snap.tables.map { $0.renderHTML() }.joined(),
+      version: snap.tablesVersion, note: snap.tablesNote ?? snap.waitingReason,
+      answer: snap.answer, html: snap.tables.map { $0.renderHTML() }.joined(),
       figures: snap.figures.map {
-        FigureRef(name: $0.name, title: $0.title, url: "figures/\($0.name).svg?v=\(snap.version)")
+        FigureRef(
+          name: $0.name, title: $0.title, url: "figures/\($0.name).svg?v=\(snap.tablesVersion)")
       })
   }
 

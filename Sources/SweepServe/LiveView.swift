@@ -93,6 +93,9 @@ public final class LiveView: Sendable {
         // Open leases with their latest progress: cheap to read, and when only they changed
         // (iterations move every second), the snapshot is patched rather than rebuilt.
         let open = try store.openAttempts(sweepID: current?.id)
+        // Every worker's last heartbeat as the coordinator recorded it (about once a second),
+        // idle workers included: those heard from since the latest run began.
+        let fleet = try store.workers(seenSince: current?.lastRunAt)
         var hasher = Hasher()
         hasher.combine(status)
         hasher.combine(current)
@@ -100,22 +103,25 @@ public final class LiveView: Sendable {
         var versionHasher = Hasher()
         versionHasher.combine(fingerprint)
         versionHasher.combine(open)
+        versionHasher.combine(fleet)
         let version = versionHasher.finalize()
         if var s = c.snapshot,
           c.fingerprint == fingerprint
             || t0 - c.builtAt < rebuildSpacing * c.buildSeconds
         {
           s.now = now()
-          if c.fingerprint == fingerprint, s.running != open {
+          if c.fingerprint == fingerprint, s.running != open || s.fleet != fleet {
             s.running = open
+            s.fleet = fleet
             s.version = version
             c.snapshot = s
           }
           return s
         }
-        let built = try Snapshot.build(
+        var built = try Snapshot.build(
           store: store, sweep: current, status: status, running: open, now: now(),
           version: version)
+        built.fleet = fleet
         c.snapshot = built
         c.fingerprint = fingerprint
         c.builtAt = t0
@@ -150,9 +156,12 @@ public final class LiveView: Sendable {
 
 /// Everything the live page shows at one moment.
 public struct Snapshot: Sendable {
-  /// Changes whenever the store's counts or worker activity change (the page reloads tables
-  /// and figures when it does).
+  /// Changes whenever the store's counts, worker activity, lease progress or worker
+  /// heartbeats change.
   public var version: Int
+  /// Changes only when the snapshot was rebuilt (counts or activity changed): the page reloads
+  /// tables and figures when it does, not at every heartbeat or progress report.
+  public var tablesVersion = 0
   /// When this answer was made.
   public var now: Date
   /// The store file.
@@ -172,6 +181,9 @@ public struct Snapshot: Sendable {
   public var etaSeconds: Double?
   /// Open leases: what each worker is doing now, as far as the store knows.
   public var running: [AttemptRecord] = []
+  /// The workers heard from since the latest run began, with their last heartbeat and state
+  /// as the coordinator recorded them (empty for stores without the table).
+  public var fleet: [WorkerLiveness] = []
   /// Failed, lost, timed-out and crashed attempts with their errors, newest first.
   public var failures: [AttemptRecord] = []
   /// Trials that diverged, newest result first.
@@ -197,6 +209,7 @@ public struct Snapshot: Sendable {
     now: Date, version: Int
   ) throws -> Snapshot {
     var s = Snapshot(version: version, now: now, storePath: store.path)
+    s.tablesVersion = version
     s.sweepName = sweep?.name
     s.sweepDescription = sweep?.description
     s.runStartedAt = sweep?.lastRunAt

@@ -50,7 +50,7 @@ enum Pages {
       <p id="progress">\(esc(progressText(s)))</p>
       <p id="counts" class="muted">\(esc(countsText(s)))</p>
       <h2>Workers</h2>
-      <table id="workers"><thead><tr><th class="txt">worker</th><th class="txt">host</th><th class="txt">now running (since, iteration)</th><th class="num">leases</th><th class="num">committed</th><th class="num">failed</th><th class="txt">last seen</th></tr></thead><tbody></tbody></table>
+      <table id="workers"><thead><tr><th class="txt">worker</th><th class="txt">host</th><th class="txt">state</th><th class="txt">now running (since, iteration)</th><th class="num">leases</th><th class="num">committed</th><th class="num">failed</th><th class="txt">last heartbeat</th></tr></thead><tbody></tbody></table>
       <p class="muted">\(esc(API.notStored))</p>
       <h2>Failures and divergences</h2>
       <div id="failures"><p class="muted">none</p></div>
@@ -97,7 +97,8 @@ enum Pages {
     return "\(s / 86400) d \(s % 86400 / 3600) h"
   }
 
-  /// The page's script: polls `api/status` every second and `api/tables` when `version` changed.
+  /// The page's script: polls `api/status` every second and `api/tables` when `tablesVersion`
+  /// changed (a rebuild: not at every heartbeat or progress report).
   /// URLs are relative, so a token passed as `?token=` comes back through the cookie.
   static let script = """
     'use strict';
@@ -114,7 +115,11 @@ enum Pages {
       if (s < 86400) return Math.floor(s / 3600) + ' h ' + Math.floor(s % 3600 / 60) + ' min';
       return Math.floor(s / 86400) + ' d ' + Math.floor(s % 86400 / 3600) + ' h';
     }
-    function ago(t, now) { return t ? dur((Date.parse(now) - Date.parse(t)) / 1000) + ' ago' : '—'; }
+    function ago(t, now) {
+      if (!t) return '—';
+      const s = Math.max(0, (Date.parse(now) - Date.parse(t)) / 1000);
+      return (s < 0.5 ? '0 s' : dur(s)) + ' ago';
+    }
     function trialLink(id, label) { return '<a href="trial/' + id + '">' + esc(label) + '</a>'; }
     function render(s) {
       $('title').textContent = 'TailSweep live: ' + (s.sweep || 'waiting for a sweep');
@@ -130,11 +135,13 @@ enum Pages {
       $('counts').textContent = Object.entries(s.counts).map(([k, v]) => k + ' ' + v).join(' · ');
       $('answer').innerHTML = s.answer.length ? s.answer.map((a) => '<li>' + esc(a) + '</li>').join('')
         : '<li class="muted">No paired comparison yet.</li>';
-      $('workers').tBodies[0].innerHTML = s.workers.map((w) => '<tr><td class="txt">' + esc(w.worker) +
+      $('workers').tBodies[0].innerHTML = s.workers.map((w) => '<tr data-worker="' + esc(w.worker) + '"><td class="txt">' + esc(w.worker) +
         '</td><td class="txt">' + esc(w.host) + '</td><td class="txt">' +
+        (w.state ? esc(w.state) + (w.slots ? ', ' + w.slots + (w.slots === 1 ? ' slot' : ' slots') : '') : '—') + '</td><td class="txt">' +
         (w.current.length ? w.current.map((l) => trialLink(l.trial, l.label) + ' (' + ago(l.startedAt, s.now) + ')' + (l.iteration == null ? '' : ' iteration ' + l.iteration + '/' + l.maxIterations + (l.progressAt ? ', reported ' + ago(l.progressAt, s.now) : ''))).join('<br>') : 'idle') +
         '</td><td class="num">' + w.attempts + '</td><td class="num">' + w.committed + '</td><td class="num">' + w.failed +
-        '</td><td class="txt">' + ago(w.lastSeen, s.now) + '</td></tr>').join('');
+        '</td><td class="txt heartbeat">' + (w.lastHeartbeat ? ago(w.lastHeartbeat, s.now)
+          : (w.lastSeen ? 'not recorded; last lease event ' + ago(w.lastSeen, s.now) : '—')) + '</td></tr>').join('');
       $('recent').tBodies[0].innerHTML = s.recent.slice(0, 20).map((r) => '<tr data-trial="' + r.trial + '"><td class="txt">' +
         esc(r.committedAt.slice(11, 19)) + '</td><td class="txt">' + trialLink(r.trial, r.label) + '</td><td class="txt">' + esc(r.state) +
         '</td><td class="txt">' + esc(r.stopReason) + '</td><td class="num">' + r.iterations + '</td><td class="num">' +
@@ -161,7 +168,7 @@ enum Pages {
         if (r.ok) {
           const s = await r.json();
           render(s);
-          if (s.version !== version) { version = s.version; await refreshTables(s.version); }
+          if (s.tablesVersion !== version) { version = s.tablesVersion; await refreshTables(s.tablesVersion); }
           document.body.dataset.polls = String(Number(document.body.dataset.polls || 0) + 1);
         }
       } catch (e) { $('progress').textContent = 'Connection lost: ' + e; }

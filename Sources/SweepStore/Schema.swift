@@ -128,17 +128,53 @@ enum Schema {
           ALTER TABLE attempts ADD COLUMN progress_at TEXT;
           """)
     }
+    // Worker liveness, display only: every worker the coordinator knows, with its host, slots,
+    // when it registered, when the coordinator last heard from it (any message, heartbeats of
+    // idle workers included) and its state. Written by the coordinator inside its group
+    // commits, at most about once a second, one row per worker heard from since the last
+    // recording; `status` and the live view read it. Additive: readers of older stores see
+    // no rows.
+    m.registerMigration("v4-workers") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE workers (
+            id TEXT PRIMARY KEY NOT NULL,
+            host TEXT NOT NULL,
+            slots INTEGER NOT NULL,
+            registered_at TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('active', 'quarantined', 'gone'))
+          ) WITHOUT ROWID;
+          """)
+    }
     return m
+  }
+
+  /// Whether the worker liveness table exists (a store migrated by this version or later).
+  /// Asks SQLite each time rather than GRDB's schema cache: a reader that opened the store
+  /// before a writer migrated it must see the table appear.
+  static func hasWorkers(_ db: Database) throws -> Bool {
+    try Bool.fetchOne(
+      db,
+      sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workers')"
+    ) ?? false
   }
 
   /// Whether attempts carry progress columns (a store migrated by this version or later).
   static func hasAttemptProgress(_ db: Database) throws -> Bool {
-    try db.columns(in: "attempts").contains { $0.name == "progress_at" }
+    try hasColumn(db, table: "attempts", column: "progress_at")
   }
 
   /// Whether the sweep-identity columns exist (a store migrated by this version or later; a
   /// read-only open does not migrate older stores).
   static func hasSweepIdentity(_ db: Database) throws -> Bool {
-    try db.columns(in: "sweeps").contains { $0.name == "definition_hash" }
+    try hasColumn(db, table: "sweeps", column: "definition_hash")
+  }
+
+  /// Asks SQLite, not GRDB's schema cache (which a reader keeps after a writer migrated).
+  static func hasColumn(_ db: Database, table: String, column: String) throws -> Bool {
+    try Bool.fetchOne(
+      db, sql: "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?) WHERE name = ?)",
+      arguments: [table, column]) ?? false
   }
 }

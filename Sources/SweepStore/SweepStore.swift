@@ -786,6 +786,54 @@ public final class SweepStore: Sendable {
     }
   }
 
+  /// Records the liveness of `entries` (one row per worker id, replaced by each recording;
+  /// `workers(seenSince:)` reads it back). One prepared statement, run once per entry: the
+  /// coordinator calls this inside its group commit, at most about once a second.
+  public func recordWorkers(_ entries: [WorkerLiveness]) throws {
+    guard !entries.isEmpty else { return }
+    try write { db in
+      let statement = try db.cachedStatement(
+        sql: """
+          INSERT INTO workers (id, host, slots, registered_at, last_seen, state)
+          VALUES (?, ?, ?, ?, ?, ?)
+          ON CONFLICT (id) DO UPDATE SET host = excluded.host, slots = excluded.slots,
+            registered_at = excluded.registered_at, last_seen = excluded.last_seen,
+            state = excluded.state
+          """)
+      for e in entries {
+        try statement.execute(arguments: [
+          e.worker, e.host, e.slots, e.registeredAt, e.lastSeen, e.state.rawValue,
+        ])
+      }
+    }
+  }
+
+  /// The workers recorded by coordinators, those last heard from at or after `since` (nil:
+  /// all), by worker id. A store older than the table (opened read-only) has none.
+  public func workers(seenSince since: Date? = nil) throws -> [WorkerLiveness] {
+    try read { db in
+      guard try Schema.hasWorkers(db) else { return [] }
+      return try Row.fetchAll(
+        db,
+        sql: """
+          SELECT id, host, slots, registered_at, last_seen, state FROM workers
+          WHERE ?1 IS NULL OR last_seen >= ?1 ORDER BY id
+          """, arguments: [since]
+      ).map { row in
+        let name = try row.decode(String.self, atIndex: 5)
+        guard let state = WorkerLivenessState(rawValue: name) else {
+          throw StoreError.corrupt(path: path, detail: "unknown worker state '\(name)'")
+        }
+        return WorkerLiveness(
+          worker: try row.decode(String.self, atIndex: 0),
+          host: try row.decode(String.self, atIndex: 1),
+          slots: try row.decode(Int.self, atIndex: 2),
+          registeredAt: try row.decode(Date.self, atIndex: 3),
+          lastSeen: try row.decode(Date.self, atIndex: 4), state: state)
+      }
+    }
+  }
+
   /// One row per trial (of one sweep in sweep-file order, or nil: every trial in the store in
   /// the order trials were first added),
   /// with its current result decoded from the stored JSON.

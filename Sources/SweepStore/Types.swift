@@ -157,6 +157,44 @@ public struct AttemptProgress: Hashable, Sendable {
   }
 }
 
+/// What became of a worker, as the coordinator last recorded it.
+public enum WorkerLivenessState: String, Hashable, Sendable, CaseIterable {
+  /// Registered and taking work.
+  case active
+  /// Registered, but given no work for a while (too many leases ended without a result).
+  case quarantined
+  /// Declared dead, exited, or the coordinator stopped.
+  case gone
+}
+
+/// One worker as the coordinator last recorded it (`SweepStore.recordWorkers`): display only.
+public struct WorkerLiveness: Hashable, Sendable {
+  /// Worker id.
+  public var worker: String
+  /// The host it named when registering.
+  public var host: String
+  /// The slots (concurrent trials) it declared.
+  public var slots: Int
+  /// When it registered.
+  public var registeredAt: Date
+  /// When the coordinator last heard from it (heartbeat, progress or result).
+  public var lastSeen: Date
+  /// Its state then.
+  public var state: WorkerLivenessState
+  /// Creates a record.
+  public init(
+    worker: String, host: String, slots: Int, registeredAt: Date, lastSeen: Date,
+    state: WorkerLivenessState
+  ) {
+    self.worker = worker
+    self.host = host
+    self.slots = slots
+    self.registeredAt = registeredAt
+    self.lastSeen = lastSeen
+    self.state = state
+  }
+}
+
 /// Counts of trials by state plus per-worker activity.
 public struct StoreStatus: Hashable, Sendable {
   /// Trials in each state (every state present, zero when none).

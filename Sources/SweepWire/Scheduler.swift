@@ -185,6 +185,8 @@ public struct Scheduler: Sendable {
     var lastSeen: Double
     var lastHeartbeatSent: Double
     var host: String
+    /// When it registered (its latest fresh `ready`).
+    var registeredAt: Double
     var strikes = 0
     var quarantinedUntil = -Double.infinity
   }
@@ -305,10 +307,11 @@ public struct Scheduler: Sendable {
         }
         workers[w] = Worker(
           slots: max(1, min(64, body.slots)), reportedFree: 0, lastSeen: now,
-          lastHeartbeatSent: now, host: body.host)
+          lastHeartbeatSent: now, host: body.host, registeredAt: now)
       } else if body.fresh {
         workers[w]?.slots = max(1, min(64, body.slots))
         workers[w]?.host = body.host
+        workers[w]?.registeredAt = now
       }
       touch(w, now)
       reconcile(w, body.state, fresh: body.fresh, now: now, into: &out)
@@ -463,6 +466,23 @@ public struct Scheduler: Sendable {
     }
     return out
   }
+
+  /// Every known worker heard from after `since` (scheduler clock): what the coordinator
+  /// records as worker liveness for `status` and the live view, idle workers included.
+  /// O(workers); the coordinator calls it about once a second.
+  public func workerSightings(after since: Double, now: Double) -> [WorkerSighting] {
+    var out: [WorkerSighting] = []
+    for (id, w) in workers where w.lastSeen > since {
+      out.append(
+        WorkerSighting(
+          worker: id, host: w.host, slots: w.slots, registeredAt: w.registeredAt,
+          lastSeen: w.lastSeen, quarantined: w.quarantinedUntil > now))
+    }
+    return out
+  }
+
+  /// Whether `worker` is registered (not declared dead, not gone).
+  public func isKnown(_ worker: WorkerID) -> Bool { workers[worker] != nil }
 
   /// The running lease furthest along (by share of its iteration cap) among those that
   /// reported progress, with when it was sent (scheduler clock); nil when none reported yet.
@@ -840,4 +860,20 @@ public struct Scheduler: Sendable {
 func rounded(_ x: Double) -> String {
   let r = (x * 10).rounded() / 10
   return r == r.rounded() ? String(Int(r)) : String(r)
+}
+
+/// One registered worker as the scheduler knows it (`Scheduler.workerSightings`).
+public struct WorkerSighting: Hashable, Sendable {
+  /// The worker.
+  public var worker: WorkerID
+  /// The host it named when registering.
+  public var host: String
+  /// The slots it declared (clamped to 1...64).
+  public var slots: Int
+  /// When it registered (scheduler clock).
+  public var registeredAt: Double
+  /// When its latest message arrived (scheduler clock).
+  public var lastSeen: Double
+  /// Whether it is quarantined now.
+  public var quarantined: Bool
 }

@@ -202,11 +202,15 @@ struct Status: ParsableCommand {
     let others = all.filter { !chosen.contains($0.id) }
     let status = try store.status(sweepID: chosen.count == 1 ? chosen[0] : nil)
     let running = try store.openAttempts(sweepID: chosen.count == 1 ? chosen[0] : nil)
+    // Liveness as the coordinator recorded it: present workers first, then by id.
+    let heartbeats = try store.workers().sorted {
+      ($0.state == .gone ? 1 : 0, $0.worker) < ($1.state == .gone ? 1 : 0, $1.worker)
+    }
     let problems = check ? try store.verify() : []
     if json {
       try writeJSON(
         store: store, sweeps: sweeps, others: others, status: status, running: running,
-        problems: problems)
+        heartbeats: heartbeats, problems: problems)
       if !problems.isEmpty { throw ExitCode(1) }
       return
     }
@@ -269,6 +273,30 @@ struct Status: ParsableCommand {
         out += "  " + padded.joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
       }
     }
+    if !heartbeats.isEmpty {
+      let present = heartbeats.count { $0.state != .gone }
+      out +=
+        "heartbeats (recorded by the coordinator about once a second): \(present) present, "
+        + "\(heartbeats.count - present) gone\n"
+      let now = Date()
+      let header = ["worker", "host", "slots", "state", "registered", "last heartbeat"]
+      let body = heartbeats.prefix(20).map { w in
+        [
+          w.worker, w.host.isEmpty ? "-" : w.host, "\(w.slots)", w.state.rawValue,
+          timeText(w.registeredAt),
+          durationText(max(0, now.timeIntervalSince(w.lastSeen))) + " ago",
+        ]
+      }
+      let all = [header] + body
+      let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
+      for cells in all {
+        let padded = cells.enumerated().map { i, c in
+          c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+        }
+        out += "  " + padded.joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
+      }
+      if heartbeats.count > 20 { out += "  … and \(heartbeats.count - 20) more\n" }
+    }
     if check {
       out += problems.isEmpty ? "check: ok\n" : problems.map { "check: \($0)\n" }.joined()
       writeOut(out)
@@ -280,7 +308,7 @@ struct Status: ParsableCommand {
 
   private func writeJSON(
     store: SweepStore, sweeps: [SweepInfo], others: [SweepInfo], status: StoreStatus,
-    running: [AttemptRecord], problems: [String]
+    running: [AttemptRecord], heartbeats: [WorkerLiveness], problems: [String]
   ) throws {
     func counts(_ s: StoreStatus) -> [String: Int] {
       Dictionary(uniqueKeysWithValues: TrialState.allCases.map { ($0.rawValue, s.count($0)) })
@@ -327,6 +355,14 @@ struct Status: ParsableCommand {
       if let m = a.maxIterations { d["maxIterations"] = m }
       if let t = a.progressAt { d["progressAt"] = timeText(t) }
       return d
+    }
+    object["heartbeats"] = heartbeats.map { w -> [String: Any] in
+      [
+        "worker": w.worker, "host": w.host, "slots": w.slots, "state": w.state.rawValue,
+        "registeredAt": timeText(w.registeredAt), "lastHeartbeat": timeText(w.lastSeen),
+        "secondsSinceHeartbeat": (max(0, Date().timeIntervalSince(w.lastSeen)) * 10).rounded()
+          / 10,
+      ]
     }
     if check { object["check"] = problems.isEmpty ? ["ok"] : problems }
     let data = try JSONSerialization.data(

@@ -338,6 +338,102 @@ import Testing
     #expect(finished.count >= 2, "finished counts seen: \(finished.sorted())")
   }
 
+  /// Worker liveness through the store: a worker that registers while another holds every
+  /// trial stays idle, and the live view (API and page) and `status --json` show its last
+  /// heartbeat moving, as the coordinator records it about once a second.
+  @Test(.timeLimit(.minutes(3)))
+  func coordinatorWithHTTPShowsAnIdleWorkersHeartbeat() throws {
+    let dir = try Binary.temporaryDirectory("live-idle")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    // 4 trials of 600 000 iterations: far longer than the test (it stops the coordinator).
+    let sweep = try Self.writeSweep(dir, name: "liveidle", seeds: 1, iterations: 600_000)
+    let port = Dist.freePort()
+    let env = ["TAILSWEEP_DATA": dir.path]
+    let c = try DistributedProcess(
+      [
+        "coordinator", sweep, "--bind", "tcp://127.0.0.1:\(port)", "--progress", "none", "--http",
+        "127.0.0.1:0",
+      ]
+        + Dist.fastTiming, in: dir, name: "coordinator", environment: env)
+    defer { c.stop() }
+    let http = try #require(Self.liveURL(c)?.port, "\(c.log)")
+    func workers() -> [String: [String: Any]] {
+      guard let r = try? HTTP.get(port: http, path: "/api/status"), r.status == 200,
+        let s = try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any]
+      else { return [:] }
+      var out: [String: [String: Any]] = [:]
+      for w in s["workers"] as? [[String: Any]] ?? [] {
+        if let id = w["worker"] as? String { out[id] = w }
+      }
+      return out
+    }
+    func worker(_ id: String, slots: Int) throws -> DistributedProcess {
+      try DistributedProcess(
+        [
+          "worker", "--connect", "tcp://127.0.0.1:\(port)", "--id", id, "--slots", "\(slots)",
+          "--coordinator-timeout", "20",
+        ] + Dist.fastTiming, in: dir, name: id, environment: env)
+    }
+    // The busy worker takes all 4 trials first.
+    let busy = try worker("wbusy", slots: 4)
+    defer { busy.stop() }
+    #expect(
+      Dist.eventually(60) { (workers()["wbusy"]?["current"] as? [Any])?.count == 4 },
+      "\(c.log)")
+    let idle = try worker("widle", slots: 2)
+    defer { idle.stop() }
+    var first: Date?
+    var later: Date?
+    let iso = ISO8601DateFormatter()
+    iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    var seen: [String: Any] = [:]
+    let moved = Dist.eventually(30) {
+      guard let w = workers()["widle"], let t = (w["lastHeartbeat"] as? String).flatMap(iso.date)
+      else { return false }
+      seen = w
+      if first == nil { first = t }
+      later = t
+      return t > first!
+    }
+    #expect(moved, "idle worker's heartbeat did not move: \(seen)\n\(c.log)")
+    // Idle all along: no lease, active, with the slots it declared.
+    #expect((seen["current"] as? [Any])?.isEmpty == true && seen["state"] as? String == "active")
+    #expect(seen["slots"] as? Int == 2 && seen["attempts"] as? Int == 0, "\(seen)")
+    // Recorded about once a second from heartbeats every 0.2 s: a few seconds old at most.
+    if let later { #expect(Date().timeIntervalSince(later) < 5) }
+    #expect(workers()["wbusy"]?["lastHeartbeat"] != nil)
+
+    // The page shows it: idle, with its last heartbeat "N s ago".
+    if Chromium.enabled {
+      let browser = try Chromium(width: 1280, height: 900)
+      try browser.navigate("http://127.0.0.1:\(http)/")
+      var row = ""
+      _ = Dist.eventually(10) {
+        row =
+          (try? browser.string(
+            "(document.querySelector('#workers tr[data-worker=\"widle\"]') || {}).innerText || ''"))
+          ?? ""
+        return !row.isEmpty
+      }
+      #expect(row.contains("idle") && row.contains("active, 2 slots"), "\(row)")
+      let cell =
+        (try? browser.string(
+          "document.querySelector('#workers tr[data-worker=\"widle\"] td.heartbeat').textContent"))
+        ?? ""
+      #expect(cell.range(of: #"^[0-9]+ s ago$"#, options: .regularExpression) != nil, "\(cell)")
+    }
+
+    // `status --json` reads the same record.
+    let st = try Binary.run(["status", "--json"], in: dir)
+    #expect(st.status == 0, "\(st.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(st.stdout.utf8)) as? [String: Any])
+    let beats = object["heartbeats"] as? [[String: Any]] ?? []
+    let entry = try #require(beats.first { $0["worker"] as? String == "widle" }, "\(st.stdout)")
+    #expect(entry["state"] as? String == "active" && entry["slots"] as? Int == 2)
+    #expect((entry["secondsSinceHeartbeat"] as? Double ?? 99) < 5)
+  }
+
   @Test(.timeLimit(.minutes(2)))
   func aRemoteAddressNeedsTheFlagAndATokenAndEveryRequestCarriesIt() throws {
     let dir = try Binary.temporaryDirectory("live-token")

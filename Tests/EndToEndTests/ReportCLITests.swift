@@ -110,10 +110,14 @@ enum ReportFixture {
   let lines = out.stdout.split(separator: "\n").map(String.init)
   #expect(
     lines.first?.hasPrefix(
-      "width,sigma,okCount,divergedCount,failedCount,pendingCount,pruningRatioN,") == true
+      "width,sigma,s,okCount,divergedCount,failedCount,pendingCount,pruningRatioN,") == true
   )
-  #expect(lines.contains { $0.hasPrefix("64,0.5,2,1,0,0,2,") })  // seed 2 diverged
-  #expect(lines.contains { $0.hasPrefix("64,0,2,0,0,1,2,") })  // seed 3 pending
+  // s = σ·η^(1/α) beside σ (raw; empty for plain SGD), then the counts.
+  let noisy = try #require(lines.first { $0.hasPrefix("64,0.5,") }).split(
+    separator: ",", omittingEmptySubsequences: false)
+  #expect(abs((Double(noisy[2]) ?? 0) - 0.5 * pow(0.1, 1 / 1.75)) < 1e-12, "\(noisy)")
+  #expect(noisy[3...7].joined(separator: ",") == "2,1,0,0,2")  // seed 2 diverged
+  #expect(lines.contains { $0.hasPrefix("64,0,,2,0,0,1,2,") })  // seed 3 pending
   #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("index.html").path))
 }
 

@@ -34,8 +34,8 @@ import Testing
   let lines = csv.split(separator: "\n").map(String.init)
   let header = lines[0].split(separator: ",").map(String.init)
   #expect(
-    header.prefix(6) == [
-      "width", "sigma", "okCount", "divergedCount", "failedCount", "pendingCount",
+    header.prefix(7) == [
+      "width", "sigma", "s", "okCount", "divergedCount", "failedCount", "pendingCount",
     ])
   #expect(header.contains("pruningRatioCiLow") && header.contains("divergedShareMean"))
   let row = try #require(lines.first { $0.hasPrefix("64,0.5,") }).split(
@@ -45,6 +45,11 @@ import Testing
   #expect(
     col("okCount") == "3" && col("divergedCount") == "1" && col("failedCount") == "1"
       && col("pendingCount") == "1")
+  // s = σ·η^(1/α) = 0.5 · 0.1^(1/1.75) = 0.134135… (raw); plain SGD rows leave it empty.
+  #expect(abs((Double(col("s")) ?? 0) - 0.134_135) < 1e-6)
+  let plain = try #require(lines.first { $0.hasPrefix("64,0,") }).split(
+    separator: ",", omittingEmptySubsequences: false)
+  #expect(plain[2].isEmpty)
   #expect(abs((Double(col("pruningRatioMean")) ?? 0) - 0.3) < 1e-12)
   #expect(abs((Double(col("pruningRatioStd")) ?? 0) - 0.1) < 1e-12)
 }
@@ -58,7 +63,7 @@ import Testing
 @Test func markdownAndJSONFormats() throws {
   let md = try SweepReport.renderTable(rows: Fixture.sweep, format: .markdown)
   #expect(md.contains("## Measurements over seeds"))
-  #expect(md.contains("| n | type | α | σ | ok | div | fail | pend |"))
+  #expect(md.contains("| n | type | α | σ | s | ok | div | fail | pend |"))
   let json = try SweepReport.renderTable(rows: Fixture.sweep, format: .json)
   let object = try #require(
     try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])

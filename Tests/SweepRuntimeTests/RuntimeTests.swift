@@ -436,3 +436,50 @@ extension Array {
   #expect(sim.ledger.progress.count == 2)
   #expect(sim.ledger.progressRecordings > recordings)
 }
+
+/// The coordinator records the liveness of every registered worker, idle ones included (for
+/// `status` and the live view): inside its group commits, at most once per
+/// `CoordinatorCore.workerInterval` of its clock and one entry per worker per recording,
+/// however many messages the workers send; a worker that left is recorded as gone, and so is
+/// every worker when the run ends.
+@Test func workerLivenessIsRecordedAboutOnceASecondIdleWorkersIncluded() throws {
+  let sim = SimCluster(trials: 1, seed: 5)
+  sim.maxDelay = 0
+  sim.trialSeconds = 60
+  // Progress reports and heartbeats: two messages a second from the busy worker.
+  sim.progressReports = true
+  let busy = WorkerID("w1")
+  let idle = WorkerID("w2")
+  sim.addWorker("w1", slots: 1)
+  sim.run(for: 1)
+  #expect(sim.ledger.startedLeases.count == 1)
+  sim.addWorker("w2", slots: 1)
+  sim.run(for: 10)
+  // w2 never got a lease (the only trial runs on w1 for 60 s): idle, heartbeating.
+  #expect(sim.ledger.attempts.values.allSatisfy { $0.worker == "w1" })
+  let w2 = try #require(sim.ledger.workers[idle])
+  #expect(w2.state == .active && w2.host == "host-w2" && w2.slots == 1)
+  // Registered at about 1 s, last heard from (heartbeats every second) within the last
+  // second or two of the 11 s of fake time: about 9–10 s after registering.
+  let heardFor = w2.lastSeen.timeIntervalSince(w2.registeredAt)
+  #expect(heardFor >= 8.5 && heardFor <= 10.2, "\(heardFor)")
+  #expect(sim.ledger.workers[busy]?.state == .active)
+  // Rate: 11 s of fake time at 10 batches a second → at most one recording per second (the
+  // first right away), each with at most one entry per worker.
+  let recordings = sim.ledger.workerRecordings
+  #expect(recordings.count >= 9 && recordings.count <= 12, "\(recordings.count)")
+  for r in recordings {
+    #expect(Set(r.map(\.worker)).count == r.count && r.count <= 2)
+  }
+  // The idle worker is in (nearly) every recording since it registered: its heartbeats count.
+  #expect(recordings.filter { r in r.contains { $0.worker == idle } }.count >= 8)
+
+  // A worker that exits is recorded as gone at the next recording; the others when the run
+  // ends.
+  sim.kill(idle, reportExit: true)
+  sim.run(for: 2)
+  #expect(sim.ledger.workers[idle]?.state == .gone)
+  #expect(sim.ledger.workers[busy]?.state == .active)
+  sim.coordinator.recordWorkersGone()
+  #expect(sim.ledger.workers[busy]?.state == .gone)
+}

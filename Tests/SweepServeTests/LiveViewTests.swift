@@ -96,7 +96,7 @@ private enum Store {
   let status = API.status(s1)
   #expect(status.finished == 1 && status.total == 4)
   #expect(status.workers.first { $0.worker == "w2" }?.current.map(\.trial) == [ids[1].hex])
-  #expect(status.notStored.contains("Idle workers' heartbeats are not stored"))
+  #expect(status.notStored.contains("idle workers included"))
   #expect(status.workers.first { $0.worker == "w2" }?.current.first?.iteration == nil)
 
   // The coordinator records the lease's progress: the snapshot shows it (patched, not
@@ -107,8 +107,39 @@ private enum Store {
   ])
   let progressed = view.snapshot()
   #expect(progressed.version != s1.version)
+  // Tables and figures did not change: the page need not reload them.
+  #expect(progressed.tablesVersion == s1.tablesVersion)
   let lease = API.status(progressed).workers.first { $0.worker == "w2" }?.current.first
   #expect(lease?.iteration == 700 && lease?.maxIterations == 2000 && lease?.progressAt == reported)
+  #expect(API.status(progressed).workers.allSatisfy { $0.lastHeartbeat == nil })
+
+  // The coordinator records worker liveness: w3 registered but never got a lease (idle); its
+  // heartbeats show, and so do the busy worker's; a worker last heard from before this run
+  // began is not shown.
+  try store.recordWorkers([
+    WorkerLiveness(
+      worker: "w2", host: "h2", slots: 1, registeredAt: start,
+      lastSeen: start.addingTimeInterval(30),
+      state: .active),
+    WorkerLiveness(
+      worker: "w3", host: "h3", slots: 4, registeredAt: start.addingTimeInterval(5),
+      lastSeen: start.addingTimeInterval(37), state: .active),
+    WorkerLiveness(
+      worker: "old", host: "h0", slots: 1, registeredAt: start.addingTimeInterval(-99),
+      lastSeen: start.addingTimeInterval(-50), state: .gone),
+  ])
+  let heard = view.snapshot()
+  #expect(heard.version != progressed.version)
+  #expect(heard.tablesVersion == s1.tablesVersion)
+  let fleet = API.status(heard).workers
+  #expect(fleet.map(\.worker) == ["w1", "w2", "w3"])
+  let idle = try #require(fleet.first { $0.worker == "w3" })
+  #expect(idle.current.isEmpty && idle.attempts == 0 && idle.host == "h3" && idle.slots == 4)
+  #expect(idle.state == "active" && idle.lastHeartbeat == start.addingTimeInterval(37))
+  #expect(fleet.first { $0.worker == "w2" }?.lastHeartbeat == start.addingTimeInterval(30))
+  #expect(fleet.first { $0.worker == "w1" }?.lastHeartbeat == nil)
+  let json = String(decoding: API.encode(API.status(heard)), as: UTF8.self)
+  #expect(json.contains("\"lastHeartbeat\""), "\(json)")
 
   // A new commit changes the version; the paired answer appears once noisy and plain pair.
   _ = try store.commit(
@@ -119,7 +150,7 @@ private enum Store {
     trial: ids[2], attempt: 2, worker: "w1", result: Store.result(configs[2], pruning: 0.4),
     at: start.addingTimeInterval(21))
   let s2 = view.snapshot()
-  #expect(s2.version != s1.version)
+  #expect(s2.version != s1.version && s2.tablesVersion != s1.tablesVersion)
   #expect(s2.recent.map(\.row.id) == [ids[2], ids[1], ids[0]])
   #expect(s2.answer.count == 1)
   #expect(!s2.tables.isEmpty && !s2.figures.isEmpty)

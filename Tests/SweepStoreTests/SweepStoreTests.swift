@@ -616,13 +616,74 @@ private final class PollCounts: @unchecked Sendable {
     let reader = try SweepStore(readOnlyPath: path)
     let old = try reader.openAttempts(sweepID: id)
     #expect(old.map(\.trial) == [t[1].id] && old[0].iteration == nil && old[0].progressAt == nil)
-    try reader.close()
-    // The next writer adds the columns.
+    // The next writer adds the columns; a reader that opened before (a live view started
+    // before the coordinator) sees them.
     let writer = try SweepStore(path: path)
     try writer.recordProgress([
       AttemptProgress(trial: t[1].id, attempt: 1, iteration: 5, maxIterations: 3000, at: at)
     ])
     #expect(try writer.openAttempts(sweepID: id).first?.iteration == 5)
+    #expect(try reader.openAttempts(sweepID: id).first?.iteration == 5)
+    try reader.close()
+    try writer.close()
+  }
+}
+
+/// Worker liveness: recorded by the coordinator (one row per worker, replaced by each
+/// recording), read back by `status` and the live view; stores without the table read as none.
+@Suite struct WorkerLivenessTests {
+  @Test func workersAreRecordedReplacedAndReadBackAndOldStoresHaveNone() throws {
+    let path = try Fixtures.storePath()
+    let store = try SweepStore(path: path)
+    #expect(try store.workers().isEmpty)
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+    try store.batch {
+      try store.recordWorkers([
+        WorkerLiveness(
+          worker: "w1", host: "h1", slots: 2, registeredAt: t0, lastSeen: t0.addingTimeInterval(3),
+          state: .active),
+        WorkerLiveness(
+          worker: "w2", host: "h2", slots: 1, registeredAt: t0, lastSeen: t0.addingTimeInterval(1),
+          state: .quarantined),
+      ])
+    }
+    // A later recording replaces a worker's row (idle worker: only its heartbeat moved).
+    try store.recordWorkers([
+      WorkerLiveness(
+        worker: "w1", host: "h1", slots: 2, registeredAt: t0, lastSeen: t0.addingTimeInterval(9),
+        state: .active)
+    ])
+    let all = try store.workers()
+    #expect(all.map(\.worker) == ["w1", "w2"])
+    #expect(all[0].lastSeen == t0.addingTimeInterval(9) && all[0].registeredAt == t0)
+    #expect(all[0].slots == 2 && all[0].host == "h1" && all[0].state == .active)
+    #expect(all[1].state == .quarantined && all[1].lastSeen == t0.addingTimeInterval(1))
+    #expect(try store.workers(seenSince: t0.addingTimeInterval(2)).map(\.worker) == ["w1"])
+    try store.close()
+
+    // A reader (the live view, `status`) sees the same while it is not the writer.
+    let reader = try SweepStore(readOnlyPath: path)
+    #expect(try reader.workers().count == 2)
+    #expect(throws: StoreError.self) { try reader.recordWorkers(all) }
+    try reader.close()
+
+    // A store of the previous release (no workers table), read without migrating: no rows.
+    let q = try DatabaseQueue(path: path)
+    try q.write { db in
+      try db.execute(sql: "DROP TABLE workers")
+      try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v4-workers'")
+    }
+    try q.close()
+    let old = try SweepStore(readOnlyPath: path)
+    #expect(try old.workers().isEmpty)
+    #expect(try old.status(sweepID: nil).total == 0)
+    // The next writer adds the table; a reader that opened before (the live view started
+    // before the coordinator) sees it and its rows.
+    let writer = try SweepStore(path: path)
+    try writer.recordWorkers([all[1]])
+    #expect(try writer.workers().map(\.worker) == ["w2"])
+    #expect(try old.workers().map(\.worker) == ["w2"])
+    try old.close()
     try writer.close()
   }
 }

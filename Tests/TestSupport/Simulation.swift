@@ -124,6 +124,16 @@ public final class InMemoryLedger: CoordinatorLedger {
     for e in entries { progress[e.lease] = e }
   }
 
+  /// The latest liveness recorded per worker, and every recording (entries per call).
+  public private(set) var workers: [WorkerID: WorkerSeen] = [:]
+  public private(set) var workerRecordings: [[WorkerSeen]] = []
+
+  public func workers(_ entries: [WorkerSeen]) throws {
+    try check()
+    workerRecordings.append(entries)
+    for e in entries { workers[e.worker] = e }
+  }
+
   public func started(_ lease: Lease, worker: String, host: String) throws {
     try check()
     if attempts[lease] != nil { reusedAttempts.append(lease) }
