@@ -86,6 +86,104 @@ extension StoreJSON {
     return out
   }
 
+  /// The JSON of a trial configuration, written directly like `training(_:)`: what
+  /// `encode(_:)` gives up to the spelling of numbers, decoded to an equal value
+  /// (`StoreTextTests`). Store setup writes one per trial of the sweep.
+  static func config(_ c: TrialConfig) -> String {
+    var out = "{\"alpha\":"
+    out.reserveCapacity(320)
+    number(c.alpha, into: &out)
+    out += ",\"batchSize\":\(c.batchSize),\"budget\":"
+    number(c.budget, into: &out)
+    if let m = c.channels {
+      out += ",\"channels\":"
+      number(m, into: &out)
+    }
+    let d = c.dataset
+    out += ",\"dataset\":{"
+    var first = true
+    func key(_ k: String) {
+      out += first ? "\"" : ",\""
+      first = false
+      out += k
+      out += "\":"
+    }
+    if let v = d.binarize {
+      key("binarize")
+      string(v, into: &out)
+    }
+    if let v = d.classes {
+      key("classes")
+      out += String(v)
+    }
+    if let v = d.dataSeed {
+      key("dataSeed")
+      out += String(v)
+    }
+    if let v = d.inputs {
+      key("inputs")
+      out += String(v)
+    }
+    key("name")
+    string(d.name, into: &out)
+    if let v = d.resplit {
+      key("resplit")
+      out += String(v)
+    }
+    if let v = d.teacherWidth {
+      key("teacherWidth")
+      out += String(v)
+    }
+    if let v = d.testLimit {
+      key("testLimit")
+      out += String(v)
+    }
+    if let v = d.testSize {
+      key("testSize")
+      out += String(v)
+    }
+    if let v = d.trainLimit {
+      key("trainLimit")
+      out += String(v)
+    }
+    if let v = d.trainSize {
+      key("trainSize")
+      out += String(v)
+    }
+    out += "},\"depth\":\(c.depth),\"eta\":"
+    number(c.eta, into: &out)
+    out += ",\"evalEvery\":\(c.evalEvery),\"maxIterations\":\(c.maxIterations)"
+    if let m = c.model {
+      out += ",\"model\":"
+      string(m.rawValue, into: &out)
+    }
+    out += ",\"noiseType\":\(c.noiseType.rawValue),\"seed\":\(c.seed),\"sigma\":"
+    number(c.sigma, into: &out)
+    out += ",\"targetAccuracy\":"
+    number(c.targetAccuracy, into: &out)
+    out += ",\"width\":\(c.width)}"
+    return out
+  }
+
+  /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
+  private static func string(_ s: String, into out: inout String) {
+    out += "\""
+    for u in s.unicodeScalars {
+      switch u {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case _ where u.value < 0x20:
+        let hex = String(u.value, radix: 16)
+        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      default: out.unicodeScalars.append(u)
+      }
+    }
+    out += "\""
+  }
+
   private static func point(_ p: EvalPoint, into out: inout String) {
     out += "{\"iteration\":\(p.iteration),\"testAccuracy\":"
     number(p.testAccuracy, into: &out)

@@ -89,3 +89,30 @@ private struct Draw {
   nan.final = nil
   #expect(!StoreJSON.training(nan).contains("final"))
 }
+
+@Test func configJSONDecodesToTheSameConfig() throws {
+  var d = Draw(state: 0xC0F)
+  func maybe<T>(_ v: T) -> T? { d.next() & 1 == 0 ? nil : v }
+  let names = ["synthetic", "mnist", "ucr/ECG5000", "a\"b\\c/d\n\u{1}é✗"]
+  for i in 0..<400 {
+    let spec = DatasetSpec(
+      name: names[i % names.count], trainLimit: maybe(Int(d.next() % 60_000)),
+      testLimit: maybe(Int(d.next() % 10_000)), binarize: maybe(names[Int(d.next() % 4)]),
+      resplit: maybe(Int(d.next() % 5000)), dataSeed: maybe(d.next()),
+      inputs: maybe(Int(d.next() % 100)), classes: maybe(Int(d.next() % 10)),
+      trainSize: maybe(Int(d.next() % 5000)), testSize: maybe(Int(d.next() % 5000)),
+      teacherWidth: maybe(Int(d.next() % 50)))
+    let c = TrialConfig(
+      dataset: spec, width: Int(d.next() % 4096) + 1, depth: Int(d.next() % 4) + 1,
+      eta: d.unit() * 1e-3, batchSize: Int(d.next() % 512) + 1, alpha: 2 * d.unit(),
+      sigma: d.unit() * 100, noiseType: NoiseType.allCases[Int(d.next() % 4)],
+      targetAccuracy: d.unit(), maxIterations: Int(d.next() % 1_000_000),
+      evalEvery: Int(d.next() % 1000) + 1, budget: d.unit(), seed: d.next(),
+      model: maybe(ModelKind.allCases[Int(d.next() % 2)]), channels: maybe(4 * d.unit()))
+    let text = StoreJSON.config(c)
+    #expect(try StoreJSON.decode(TrialConfig.self, text, path: "-", what: "test") == c)
+    #expect(
+      try StoreJSON.decode(TrialConfig.self, try StoreJSON.encode(c), path: "-", what: "test")
+        == StoreJSON.decode(TrialConfig.self, text, path: "-", what: "test"))
+  }
+}
