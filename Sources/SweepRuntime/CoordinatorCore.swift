@@ -167,7 +167,6 @@ public final class CoordinatorCore {
   let ledger: CoordinatorLedger
   let transport: CoordinatorTransport
   let logger: Logger
-  let configs: [TrialID: TrialConfig]
   var hosts: [WorkerID: String] = [:]
   var followUps: [SchedulerEvent] = []
   /// Inside `batch(_:)`: messages wait here until the batch is durable.
@@ -193,9 +192,6 @@ public final class CoordinatorCore {
         SchedulerTrial(
           id: $0.id, cost: $0.cost, previousAttempts: $0.previousAttempts, config: $0.config)
       }, settings: settings)
-    var c: [TrialID: TrialConfig] = [:]
-    for t in trials { c[t.id] = t.config }
-    self.configs = c
     self.ledger = ledger
     self.transport = transport
     self.logger = logger
@@ -459,7 +455,8 @@ public final class CoordinatorCore {
   func perform(_ action: SchedulerAction, now: Double) throws {
     switch action {
     case .assign(let lease, let w, let seq, let resend):
-      guard let config = configs[lease.trial] else { return }
+      // The scheduler holds each trial's config (one copy of the trial list, not two).
+      guard let config = scheduler.config(of: lease.trial) else { return }
       if !resend {
         try ledger.started(lease, worker: w.description, host: hosts[w] ?? "")
         logger.debug(

@@ -51,6 +51,7 @@ public final class CoordinatorLoop {
   let logger: Logger
   var ledger: CoordinatorLedger?
   let context: ZMQContext
+  /// The trials given to `load`, until the core (its scheduler) holds them.
   var trials: [CoordinatorTrial]
   var router: ZMQSocket?
   var zap: ZAPAllowList?
@@ -60,7 +61,7 @@ public final class CoordinatorLoop {
   /// stop when it can no longer keep any worker running.
   public var poller: (() -> SupervisorReport)?
   /// Number of trials this coordinator serves.
-  public var trialCount: Int { trials.count }
+  public private(set) var trialCount = 0
   /// The endpoints actually bound (wildcard ports resolved).
   public private(set) var boundEndpoints: [String] = []
 
@@ -80,14 +81,18 @@ public final class CoordinatorLoop {
   public func load(trials: [CoordinatorTrial], ledger: CoordinatorLedger) {
     self.trials = trials
     self.ledger = ledger
+    trialCount = trials.count
     display = ProgressDisplay(style: options.progress, total: trials.count)
     if let r = router { core = makeCore(router: r, ledger: ledger) }
   }
 
   func makeCore(router r: ZMQSocket, ledger: CoordinatorLedger) -> CoordinatorCore {
-    CoordinatorCore(
+    let c = CoordinatorCore(
       trials: trials, settings: options.scheduler, ledger: ledger,
       transport: ZMQRouterTransport(socket: r), logger: logger)
+    // The scheduler has them now: no second copy of the trial list for the whole run.
+    trials = []
+    return c
   }
 
   /// Binds the ROUTER (and the ZAP handler first, when CURVE is on); returns the endpoints.

@@ -84,6 +84,9 @@ public struct SweepServeOptions: Sendable {
   public var dataCheck: PreDispatchCheck.Missing? = .fail
   /// Print only the closing summary (no resume note, no report tables).
   public var quiet = false
+  /// Print nothing after the run, and write no report (benchmarks that print their own
+  /// table; the store keeps every result).
+  public var silent = false
   /// Creates options.
   public init(sweepPath: String, resultsDirectory: URL, endpoints: [String]) {
     self.sweepPath = sweepPath
@@ -107,6 +110,8 @@ public final class PreparedSweep {
   public let loop: CoordinatorLoop
   /// Print only the closing summary.
   public var quiet = false
+  /// Print nothing after the run and write no report (`SweepServeOptions.silent`).
+  public var silent = false
 
   init(sweep: Sweep, store: SweepStore, sweepID: Int64, storePath: String, loop: CoordinatorLoop) {
     self.sweep = sweep
@@ -199,6 +204,7 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
   let prepared = PreparedSweep(
     sweep: recorded, store: store, sweepID: sweepID, storePath: storePath, loop: loop)
   prepared.quiet = o.quiet
+  prepared.silent = o.silent
   return prepared
 }
 
@@ -475,7 +481,7 @@ func conclude(_ prepared: PreparedSweep, summary: CoordinatorSummary, logger: Lo
   if let message = stopMessage(summary, storePath: prepared.storePath) {
     FileHandle.standardError.write(Data(("tailsweep: " + message + "\n").utf8))
   }
-  if summary.storeFailure == nil {
+  if summary.storeFailure == nil && !prepared.silent {
     try finishRun(
       store: prepared.store, sweepID: prepared.sweepID, sweep: prepared.sweep,
       storePath: prepared.storePath, summary: summary, logger: logger, quiet: prepared.quiet)

@@ -247,6 +247,8 @@ public struct Scheduler: Sendable {
   public var liveWorkerCount: Int { workers.count }
   /// Host name a worker gave when registering.
   public func host(of worker: WorkerID) -> String? { workers[worker]?.host }
+  /// The configuration of `trial` (nil for unknown trials and made-up test ids).
+  public func config(of trial: TrialID) -> TrialConfig? { trials[trial]?.config }
   /// The current lease of `trial` and its holder, if leased.
   public func lease(of trial: TrialID) -> (Lease, WorkerID)? {
     if case .leased(let l, let w, _)? = trials[trial]?.status { return (l, w) }

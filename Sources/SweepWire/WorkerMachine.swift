@@ -84,6 +84,7 @@ public enum WorkerLogLevel: String, Hashable, Sendable {
 ///   versions named; so do refusals for other data or another null-trial mode;
 /// - every `ready` and `heartbeat` carries the worker's state: free slots, leases held, and
 ///   the last assignment sequence number seen;
+/// - a result is followed by a heartbeat with the state (its slot is free again);
 /// - a result is kept until acknowledged (or refused) and resent on every registration;
 ///   results are checked against the wire limit before sending (history capped first);
 /// - an assignment already known is ignored (the coordinator resends unseen assignments);
@@ -175,8 +176,9 @@ public struct WorkerMachine: Sendable {
     if unackedOrder.count == 1 { lastResend = now }
     send(.result(checked), now: now, into: &out)
     startQueued(into: &out)
-    send(
-      ready(fresh: false), now: now, into: &out)
+    // The freed slot goes back with the state, in a heartbeat: binary, where a `ready` is JSON
+    // (the coordinator handles both alike for a registered worker).
+    send(.heartbeat(state), now: now, into: &out)
     return out
   }
 

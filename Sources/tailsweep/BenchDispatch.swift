@@ -47,6 +47,23 @@ struct BenchDispatch: ParsableCommand {
     var committed: Int
     var loopSeconds: Double
     var dispatchCPU: Double
+    /// Peak resident memory of this process (the coordinator) during the run, MiB.
+    var peakMiB: Double
+  }
+
+  /// Resets the kernel's peak-RSS mark of this process (`VmHWM`) to its current RSS
+  /// (Linux: `5` to /proc/self/clear_refs); false where that is not possible.
+  static func resetPeakResident() -> Bool {
+    (try? Data("5".utf8).write(to: URL(fileURLWithPath: "/proc/self/clear_refs"))) != nil
+  }
+
+  /// `VmHWM` of this process in MiB (peak resident set since start or the last reset).
+  static func peakResidentMiB() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+      let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+      let kb = line.split(separator: " ").compactMap({ Double($0) }).first
+    else { return 0 }
+    return kb / 1024
   }
 
   func runOne(_ t: Int) throws -> Row {
@@ -70,12 +87,16 @@ struct BenchDispatch: ParsableCommand {
       endpoints: ["tcp://127.0.0.1:*"])
     o.nullTrials = true
     o.progress = .none
+    // The table is this command's output: no closing summary of each run between its rows.
+    o.silent = true
     let clock = PhaseClock()
     o.phases = clock
     var local = LocalRunOptions(workers: workers, dataDirectory: dir)
     local.slots = slots
     let logger = makeLogger("tailsweep.bench", level: .warning)
+    _ = Self.resetPeakResident()
     let code = try runLocalSweep(o, local: local, logger: logger)
+    let peak = Self.peakResidentMiB()
     guard code == 0 else { throw RuntimeFailure("dispatch run failed with status \(code)") }
     var laps: [String: Double] = [:]
     for lap in clock.laps { laps[lap.name] = lap.seconds }
@@ -83,7 +104,7 @@ struct BenchDispatch: ParsableCommand {
     return Row(
       trials: t, laps: laps, committed: summary?.committed ?? 0,
       loopSeconds: summary?.seconds ?? 0,
-      dispatchCPU: clock.laps.first { $0.name == "dispatch" }?.cpu ?? 0)
+      dispatchCPU: clock.laps.first { $0.name == "dispatch" }?.cpu ?? 0, peakMiB: peak)
   }
 
   func run() throws {
@@ -91,17 +112,19 @@ struct BenchDispatch: ParsableCommand {
     print(
       "workers \(workers), slots \(slots) each, loopback TCP, synchronous=FULL group commit")
     print(
-      "  trials   plan s  store s  workers s  dispatch s  trials/s  loop results/s  loop CPU s")
+      "  trials   plan s  store s  workers s  dispatch s  trials/s  loop results/s  loop CPU s"
+        + "  CPU µs/trial  peak RSS MiB")
     for t in sizes {
       let r = try runOne(t)
       rows.append(r)
       let dispatch = r.laps["dispatch"] ?? 0
       print(
         String(
-          format: "%8d  %7.2f  %7.2f  %9.2f  %10.2f  %8.0f  %14.0f  %10.2f", r.trials,
-          r.laps["plan"] ?? 0, r.laps["store setup"] ?? 0, r.laps["worker start"] ?? 0, dispatch,
-          dispatch > 0 ? Double(r.trials) / dispatch : 0,
-          r.loopSeconds > 0 ? Double(r.committed) / r.loopSeconds : 0, r.dispatchCPU))
+          format: "%8d  %7.2f  %7.2f  %9.2f  %10.2f  %8.0f  %14.0f  %10.2f  %12.0f  %12.0f",
+          r.trials, r.laps["plan"] ?? 0, r.laps["store setup"] ?? 0, r.laps["worker start"] ?? 0,
+          dispatch, dispatch > 0 ? Double(r.trials) / dispatch : 0,
+          r.loopSeconds > 0 ? Double(r.committed) / r.loopSeconds : 0, r.dispatchCPU,
+          1e6 * r.dispatchCPU / Double(max(1, r.trials)), r.peakMiB))
     }
     if ceiling {
       let n = max(20_000, min(200_000, (sizes.max() ?? 2000) * 2))

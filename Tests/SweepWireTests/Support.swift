@@ -182,6 +182,9 @@ extension Array where Element == WorkerAction {
   var sentResults: [ResultBody] {
     sent.compactMap { if case .result(let b) = $0 { b } else { nil } }
   }
+  var sentStates: [WorkerState] {
+    compactMap { if case .send(.heartbeat(let st?)) = $0 { st } else { nil } }
+  }
   var sentReadies: [ReadyBody] {
     sent.compactMap { if case .ready(let b) = $0 { b } else { nil } }
   }
