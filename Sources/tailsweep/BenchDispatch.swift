@@ -140,6 +140,22 @@ struct BenchDispatch: ParsableCommand {
             + "each); best dispatch %.0f trials/s = %.1f %% of it", rate, workers, slots, best,
           rate > 0 ? 100 * best / rate : 0))
     }
+    let rates = rows.map { r -> Double in
+      let d = r.laps["dispatch"] ?? 0
+      return d > 0 ? Double(r.trials) / d : 0
+    }
+    if let best = rates.max(), let first = rates.first, let last = rates.last {
+      print("targets (issue 12):")
+      print("  " + BenchTrain.target("trials/s (best)", best, "≥ 5000", met: best >= 5000))
+      if rates.count > 1 {
+        let change = first > 0 ? last / first - 1 : 0
+        print(
+          "  "
+            + BenchTrain.target(
+              "T = \(rows[0].trials) → \(rows[rows.count - 1].trials): rate change", change,
+              "within ±0.20", met: abs(change) <= 0.2))
+      }
+    }
     print(
       "reproduce: swift build -c release -Xswiftc -target-cpu -Xswiftc haswell && "
         + ".build/release/tailsweep bench dispatch --workers \(workers) --slots \(slots) "

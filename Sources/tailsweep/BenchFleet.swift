@@ -156,6 +156,15 @@ struct BenchFleet: ParsableCommand {
       String(
         format: "| this fleet process's CPU (the %d workers) | %.0f %% of one core |", workers,
         100 * (f1.cpu - f0.cpu) / elapsed))
+    let share = (u1.cpu - u0.cpu) / elapsed
+    print("targets (issue 12):")
+    print(
+      "  "
+        + BenchTrain.target("coordinator CPU, share of a core", share, "< 0.50", met: share < 0.5))
+    print(
+      "  "
+        + BenchTrain.target(
+          "workers declared dead", Double(dead), "0 (overload slows, never drops)", met: dead == 0))
     print(
       "reproduce: swift build -c release -Xswiftc -target-cpu -Xswiftc haswell && "
         + ".build/release/tailsweep bench fleet --workers \(workers) --trial-ms \(trialMs) "

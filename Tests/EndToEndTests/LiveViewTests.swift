@@ -52,6 +52,25 @@ import Testing
     return url
   }
 
+  /// A coordinator of sweep `name` (one seed, `iterations` per trial) on a free port with a
+  /// live view on a free loopback port; returns it, its ZeroMQ port and the view's port. The
+  /// caller stops it.
+  static func coordinatorWithHTTP(
+    _ dir: URL, name: String, iterations: Int
+  ) throws -> (process: DistributedProcess, port: Int, http: Int) {
+    let sweep = try writeSweep(dir, name: name, seeds: 1, iterations: iterations)
+    let port = Dist.freePort()
+    let c = try DistributedProcess(
+      [
+        "coordinator", sweep, "--bind", "tcp://127.0.0.1:\(port)", "--progress", "none", "--http",
+        "127.0.0.1:0",
+      ]
+        + Dist.fastTiming, in: dir, name: "coordinator", environment: ["TAILSWEEP_DATA": dir.path])
+    let http = liveURL(c)?.port
+    if http == nil { c.stop() }
+    return (c, port, try #require(http, "no live view: \(c.log)"))
+  }
+
   /// The file descriptors of process `pid` open on `file`, with their open flags.
   static func openFlags(pid: pid_t, file: String) -> [Int] {
     let fdDir = "/proc/\(pid)/fd"
@@ -284,17 +303,9 @@ import Testing
   func coordinatorWithHTTPShowsItsWorkersLeasesAndProgress() throws {
     let dir = try Binary.temporaryDirectory("live-coord")
     defer { try? FileManager.default.removeItem(at: dir) }
-    let sweep = try Self.writeSweep(dir, name: "livecoord", seeds: 1, iterations: 6000)
-    let port = Dist.freePort()
-    let env = ["TAILSWEEP_DATA": dir.path]
-    let c = try DistributedProcess(
-      [
-        "coordinator", sweep, "--bind", "tcp://127.0.0.1:\(port)", "--progress", "none", "--http",
-        "127.0.0.1:0",
-      ]
-        + Dist.fastTiming, in: dir, name: "coordinator", environment: env)
+    let (c, port, http) = try Self.coordinatorWithHTTP(dir, name: "livecoord", iterations: 6000)
     defer { c.stop() }
-    let http = try #require(Self.liveURL(c)?.port, "\(c.log)")
+    let env = ["TAILSWEEP_DATA": dir.path]
     func status() -> [String: Any]? {
       guard let r = try? HTTP.get(port: http, path: "/api/status"), r.status == 200 else {
         return nil
@@ -346,17 +357,9 @@ import Testing
     let dir = try Binary.temporaryDirectory("live-idle")
     defer { try? FileManager.default.removeItem(at: dir) }
     // 4 trials of 600 000 iterations: far longer than the test (it stops the coordinator).
-    let sweep = try Self.writeSweep(dir, name: "liveidle", seeds: 1, iterations: 600_000)
-    let port = Dist.freePort()
-    let env = ["TAILSWEEP_DATA": dir.path]
-    let c = try DistributedProcess(
-      [
-        "coordinator", sweep, "--bind", "tcp://127.0.0.1:\(port)", "--progress", "none", "--http",
-        "127.0.0.1:0",
-      ]
-        + Dist.fastTiming, in: dir, name: "coordinator", environment: env)
+    let (c, port, http) = try Self.coordinatorWithHTTP(dir, name: "liveidle", iterations: 600_000)
     defer { c.stop() }
-    let http = try #require(Self.liveURL(c)?.port, "\(c.log)")
+    let env = ["TAILSWEEP_DATA": dir.path]
     func workers() -> [String: [String: Any]] {
       guard let r = try? HTTP.get(port: http, path: "/api/status"), r.status == 200,
         let s = try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any]

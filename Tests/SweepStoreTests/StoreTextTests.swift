@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TailMath
 import TailNet
 import Testing
 
@@ -9,14 +10,9 @@ import Testing
 
 /// SplitMix64 with a fixed seed.
 private struct Draw {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  var mix: SplitMix64
+  init(state: UInt64) { mix = SplitMix64(seed: state) }
+  mutating func next() -> UInt64 { mix.next() }
   mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 

@@ -1,4 +1,5 @@
 import SweepSpec
+import TailMath
 import TailNet
 import Testing
 
@@ -10,14 +11,9 @@ import Testing
 
 /// SplitMix64 with a fixed seed: the same values on every run.
 private struct Draw {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  var mix: SplitMix64
+  init(state: UInt64) { mix = SplitMix64(seed: state) }
+  mutating func next() -> UInt64 { mix.next() }
   mutating func coin() -> Bool { next() & 1 == 1 }
   mutating func int() -> Int { Int(truncatingIfNeeded: next()) >> Int(next() % 60) }
   mutating func double() -> Double {
