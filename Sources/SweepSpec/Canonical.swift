@@ -76,7 +76,7 @@ extension TrialConfig {
 /// round-trip form (`0.01`, `100.0`, `1e-05`; −0.0 as `0.0`), strings with only `"`, `\` and
 /// control characters escaped. Independent of Foundation's JSONEncoder, whose number
 /// formatting is not a stable contract.
-enum CanonicalJSON {
+public enum CanonicalJSON {
   static func encode<T: Encodable>(_ value: T) throws -> String {
     let slot = Slot()
     try value.encode(to: CanonicalEncoder(slot: slot, codingPath: []))
@@ -85,7 +85,8 @@ enum CanonicalJSON {
     return out
   }
 
-  static func quote(_ s: String) -> String {
+  /// `s` as a JSON string: `"`, `\` and control characters escaped, the rest as is.
+  public static func quote(_ s: String) -> String {
     var out = "\""
     for u in s.unicodeScalars {
       switch u {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SweepSpec
 import TailNet
 
 /// Dates as the store writes them: `yyyy-MM-dd HH:mm:ss.SSS` in UTC, the text GRDB stores for
@@ -165,23 +166,10 @@ extension StoreJSON {
     return out
   }
 
-  /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
+  /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8
+  /// (the escaping of the canonical trial form).
   private static func string(_ s: String, into out: inout String) {
-    out += "\""
-    for u in s.unicodeScalars {
-      switch u {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where u.value < 0x20:
-        let hex = String(u.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: out.unicodeScalars.append(u)
-      }
-    }
-    out += "\""
+    out += CanonicalJSON.quote(s)
   }
 
   private static func point(_ p: EvalPoint, into out: inout String) {
