@@ -413,7 +413,14 @@ struct ClusterSystemTests {
     let w1Name = try #require(s.workers.first { $0.worker.contains(w1ID) }?.worker)
     let history = try store.attempts(worker: w1Name)
     try store.close()
-    #expect(history.filter { $0.outcome == .lost }.count == 1, "\(history)")
+    // The partition costs exactly one lease. An assignment the coordinator could not hand to
+    // a not-yet-routable connection also ends `lost` ("assignment not delivered", using up no
+    // attempt, docs/protocol.md); a clean-clone CI run on 2026-12-03 saw one right after w1
+    // registered, so it is not counted here.
+    let lost = history.filter {
+      $0.outcome == .lost && !($0.error ?? "").hasPrefix("assignment not delivered")
+    }
+    #expect(lost.count == 1, "\(history)")
     try Self.expectOneResultPerTrial(sweepFolder, trials: trials)
   }
 
