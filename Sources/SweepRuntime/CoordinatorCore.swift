@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SweepSpec
+import SweepStore
 import SweepWire
 import TailNet
 
@@ -81,15 +82,6 @@ public struct LeaseProgress: Hashable, Sendable {
 /// A worker's liveness as the coordinator records it: when it registered and when it was last
 /// heard from (wall clock), and its state.
 public struct WorkerSeen: Hashable, Sendable {
-  /// What became of a worker.
-  public enum State: String, Hashable, Sendable {
-    /// Registered and taking work.
-    case active
-    /// Registered but quarantined (no work for a while).
-    case quarantined
-    /// Declared dead, exited, or the run ended.
-    case gone
-  }
   /// The worker.
   public var worker: WorkerID
   /// Its host.
@@ -100,11 +92,12 @@ public struct WorkerSeen: Hashable, Sendable {
   public var registeredAt: Date
   /// When its latest message arrived.
   public var lastSeen: Date
-  /// Its state.
-  public var state: State
+  /// Its state (the store's vocabulary: active, quarantined, gone).
+  public var state: WorkerLivenessState
   /// Creates an entry.
   public init(
-    worker: WorkerID, host: String, slots: Int, registeredAt: Date, lastSeen: Date, state: State
+    worker: WorkerID, host: String, slots: Int, registeredAt: Date, lastSeen: Date,
+    state: WorkerLivenessState
   ) {
     self.worker = worker
     self.host = host

@@ -45,7 +45,7 @@ final class StoreLedger: CoordinatorLedger {
         WorkerLiveness(
           worker: $0.worker.description, host: $0.host, slots: $0.slots,
           registeredAt: $0.registeredAt, lastSeen: $0.lastSeen,
-          state: WorkerLivenessState(rawValue: $0.state.rawValue) ?? .active)
+          state: $0.state)
       })
   }
 }
