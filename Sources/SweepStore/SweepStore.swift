@@ -1271,9 +1271,16 @@ public final class SweepStore: Sendable {
   /// Refuses files that are not TailSweep stores or were migrated by a newer build.
   private static func checkIdentity(_ db: Database, path: String) throws {
     let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
-    let tables = try userTableCount(db)
-    if appID != Schema.applicationID && tables > 0 { throw StoreError.notAStore(path: path) }
     let migrator = Schema.migrator
+    // GRDB commits its migration log before the first migration (which sets the application
+    // id): a writer killed in between leaves that empty log alone, a store not yet created.
+    var tables = try userTableCount(db)
+    if try tables == 1 && db.tableExists("grdb_migrations")
+      && migrator.appliedIdentifiers(db).isEmpty
+    {
+      tables = 0
+    }
+    if appID != Schema.applicationID && tables > 0 { throw StoreError.notAStore(path: path) }
     if try migrator.hasBeenSuperseded(db) {
       let unknown = try migrator.appliedIdentifiers(db).subtracting(migrator.migrations)
       throw StoreError.futureSchema(path: path, unknownSteps: unknown.sorted())

@@ -72,6 +72,25 @@ import Testing
     #expect(throws: StoreError.notAStore(path: text)) { try SweepStore(path: text) }
   }
 
+  /// A coordinator killed while creating its store (chaos, 2026-12-03) can leave a file whose
+  /// only table is GRDB's empty migration log: GRDB commits that table before the first
+  /// migration, which sets the application id. That file is a store not yet created, not a
+  /// foreign one: the next writer finishes creating it.
+  @Test func aStoreKilledDuringCreationIsCreatedByTheNextWriter() throws {
+    let path = try Fixtures.storePath()
+    let q = try DatabaseQueue(path: path)
+    try q.write {
+      try $0.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+    }
+    try q.close()
+    let w = try SweepStore(path: path)
+    let t = Fixtures.trial(seed: 1)
+    _ = try w.beginSweep(
+      name: "s", description: "d", text: "x", trials: [t], provenance: Fixtures.provenance)
+    #expect(try w.status(sweepID: nil).total == 1)
+    try w.close()
+  }
+
   @Test func readOnlyStoreRefusesWrites() throws {
     let path = try Fixtures.storePath()
     let w = try SweepStore(path: path)
