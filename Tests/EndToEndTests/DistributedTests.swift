@@ -12,11 +12,14 @@ final class DistributedProcess {
   let process = Process()
   let logURL: URL
 
-  init(_ args: [String], in dir: URL, name: String, environment: [String: String] = [:]) throws {
+  init(
+    _ args: [String], in dir: URL, name: String, environment: [String: String] = [:],
+    executable: String = Binary.path
+  ) throws {
     logURL = dir.appendingPathComponent("\(name).log")
     _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
     let handle = try FileHandle(forWritingTo: logURL)
-    process.executableURL = URL(fileURLWithPath: Binary.path)
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = args
     process.currentDirectoryURL = dir
     var env = ProcessInfo.processInfo.environment
@@ -168,6 +171,47 @@ enum Dist {
     #expect(again.status == 0, "\(again.stderr)")
     let status = try Dist.openStore(dir, "two-workers").status(sweepID: nil)
     #expect(status.workers.map(\.attempts).reduce(0, +) == 6)
+  }
+
+  /// Another local user cannot reach `run`'s workers' endpoint: it is an `ipc://` socket in a
+  /// fresh 0700 folder, so a worker started as `nobody` against it never registers (checked
+  /// over the whole run) and every trial is computed by the run's own workers.
+  @Test(.enabled(if: ClusterSupport.isRoot, "needs root: starts a worker as nobody"))
+  func anotherLocalUserCannotReachTheRunsPrivateEndpoint() throws {
+    let dir = try Binary.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let sweep = try Dist.writeSweep(dir, name: "private")
+    let run = try DistributedProcess(
+      ["run", sweep, "--workers", "1", "--progress", "none"] + Dist.fastTiming, in: dir,
+      name: "run")
+    defer { run.stop() }
+    var endpoint = ""
+    #expect(
+      Dist.eventually(30) {
+        let word = run.log.split(whereSeparator: { $0 == " " || $0 == "\n" }).first {
+          $0.hasPrefix("endpoints=ipc://")
+        }
+        endpoint = word.map { String($0.dropFirst("endpoints=".count)) } ?? ""
+        return !endpoint.isEmpty
+      }, "\(run.log)")
+    let folder = URL(fileURLWithPath: String(endpoint.dropFirst("ipc://".count)))
+      .deletingLastPathComponent().path
+    let mode = try FileManager.default.attributesOfItem(atPath: folder)[.posixPermissions] as? Int
+    #expect(mode == 0o700, "\(folder): mode \(String(mode ?? 0, radix: 8))")
+    #expect(chmod(dir.path, 0o755) == 0)
+    let intruder = try DistributedProcess(
+      [
+        "--reuid=nobody", "--regid=nogroup", "--clear-groups", Binary.path, "worker", "--connect",
+        endpoint, "--id", "intruder", "--coordinator-timeout", "60",
+      ] + Dist.fastTiming, in: dir, name: "intruder", executable: "/usr/bin/setpriv")
+    defer { intruder.stop() }
+    #expect(run.wait(120) == 0, "\(run.log)")
+    let store = try Dist.openStore(dir, "private")
+    try Dist.expectOneResultPerTrial(store, trials: 6)
+    let workers = try store.status(sweepID: nil).workers.map(\.worker)
+    #expect(!workers.contains("intruder") && !workers.isEmpty, "\(workers)")
+    // It did try: libzmq retries the refused connect in the background.
+    #expect(intruder.log.contains("worker connected"), "\(intruder.log)")
   }
 
   /// Starts a coordinator on a fresh port and returns it with its endpoint.
