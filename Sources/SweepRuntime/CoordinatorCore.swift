@@ -118,12 +118,19 @@ public struct CoordinatorTrial: Sendable {
   public var cost: Double
   /// Attempts already in the store.
   public var previousAttempts: Int
+  /// The attempt a previous coordinator left open (it was killed while the trial ran), and its
+  /// worker: the trial waits up to one worker deadline for that worker to report it.
+  public var interrupted: InterruptedAttempt?
   /// Creates a trial entry.
-  public init(id: TrialID, config: TrialConfig, cost: Double, previousAttempts: Int) {
+  public init(
+    id: TrialID, config: TrialConfig, cost: Double, previousAttempts: Int,
+    interrupted: InterruptedAttempt? = nil
+  ) {
     self.id = id
     self.config = config
     self.cost = cost
     self.previousAttempts = previousAttempts
+    self.interrupted = interrupted
   }
 }
 
@@ -183,7 +190,8 @@ public final class CoordinatorCore {
     self.scheduler = Scheduler(
       trials: trials.map {
         SchedulerTrial(
-          id: $0.id, cost: $0.cost, previousAttempts: $0.previousAttempts, config: $0.config)
+          id: $0.id, cost: $0.cost, previousAttempts: $0.previousAttempts, config: $0.config,
+          interrupted: $0.interrupted)
       }, settings: settings)
     self.ledger = ledger
     self.transport = transport

@@ -176,6 +176,9 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
     blas: "\(BLASThreads.configuration); 1 thread per worker process")
   let definition = try chooseDefinition(store: store, sweep: sweep)
   if let note = definition.note { print(note) }
+  // Leases a killed coordinator left open: read before `beginSweep` closes them as lost. Their
+  // trials wait up to one worker deadline for the worker, which probably still computes them.
+  let open = try store.openAttempts(sweepID: nil)
   let sweepID = try store.beginSweep(
     name: definition.name, description: sweep.description, path: sweep.path, text: sweep.text,
     trials: sweep.trials, provenance: provenance)
@@ -187,9 +190,23 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
     print(note)
   }
   let previous = try store.highestAttempts(sweepID: sweepID)
+  var interrupted: [TrialID: InterruptedAttempt] = [:]
+  for a in open where (interrupted[a.trial]?.lease.attempt ?? 0) < a.attempt {
+    interrupted[a.trial] = InterruptedAttempt(
+      lease: Lease(trial: a.trial, attempt: a.attempt), worker: WorkerID(a.worker))
+  }
   let trials = toRun.map {
     CoordinatorTrial(
-      id: $0.id, config: $0.config, cost: $0.relativeCost, previousAttempts: previous[$0.id] ?? 0)
+      id: $0.id, config: $0.config, cost: $0.relativeCost, previousAttempts: previous[$0.id] ?? 0,
+      interrupted: interrupted[$0.id])
+  }
+  if !interrupted.isEmpty {
+    log.info(
+      "trials in flight when the previous coordinator stopped wait for their workers",
+      metadata: [
+        "trials": "\(trials.count { $0.interrupted != nil })",
+        "deadline": "\(o.heartbeatInterval * Double(o.liveness)) s",
+      ])
   }
   loop.load(trials: trials, ledger: StoreLedger(store: store))
   o.phases?.lap("store setup")

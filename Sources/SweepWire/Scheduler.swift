@@ -52,12 +52,33 @@ public struct SchedulerTrial: Hashable, Sendable {
   /// The trial's configuration: results must carry a config that hashes to `id`. Nil only in
   /// tests that use made-up ids (then the config check is skipped).
   public var config: TrialConfig?
+  /// The attempt that was running when the previous coordinator stopped without closing it
+  /// (killed, crashed), and its worker: that worker probably still computes it. The trial
+  /// waits for it (see `Scheduler`) instead of running again elsewhere at once.
+  public var interrupted: InterruptedAttempt?
   /// Creates a trial entry.
-  public init(id: TrialID, cost: Double, previousAttempts: Int = 0, config: TrialConfig? = nil) {
+  public init(
+    id: TrialID, cost: Double, previousAttempts: Int = 0, config: TrialConfig? = nil,
+    interrupted: InterruptedAttempt? = nil
+  ) {
     self.id = id
     self.cost = cost
     self.previousAttempts = previousAttempts
     self.config = config
+    self.interrupted = interrupted
+  }
+}
+
+/// An attempt left open by a coordinator that stopped without closing it, and its worker.
+public struct InterruptedAttempt: Hashable, Sendable {
+  /// The lease (trial and attempt number) of the open attempt.
+  public var lease: Lease
+  /// The worker it was assigned to.
+  public var worker: WorkerID
+  /// Creates the value.
+  public init(lease: Lease, worker: WorkerID) {
+    self.lease = lease
+    self.worker = worker
   }
 }
 
@@ -206,6 +227,9 @@ public struct Scheduler: Sendable {
   /// by `setStatus`, so no event walks every trial.
   var active: Set<TrialID> = []
   var heldBy: [WorkerID: Set<TrialID>] = [:]
+  /// Trials of the previous run are held for their workers and no event has fixed when that
+  /// began yet.
+  var awaitingStart = false
 
   /// A scheduler for `trials` (duplicates by id are ignored).
   public init(trials: [SchedulerTrial], settings: SchedulerSettings) {
@@ -225,6 +249,15 @@ public struct Scheduler: Sendable {
       return ca != cb ? ca > cb : a < b
     }
     queue = PendingQueue(ordered: ids)
+    // Trials in flight when the previous coordinator died wait for their worker: held for it
+    // from the first event on (their clock starts then), as if it had reported the lease.
+    for t in trials {
+      guard let i = t.interrupted, i.lease.trial == t.id, i.lease.attempt <= t.previousAttempts,
+        case .pending? = self.trials[t.id]?.status
+      else { continue }
+      setStatus(t.id, .held(i.lease, i.worker, since: -.infinity))
+      awaitingStart = true
+    }
   }
 
   // MARK: Queries
@@ -285,6 +318,16 @@ public struct Scheduler: Sendable {
   /// Applies `event` at time `now` and returns the actions to perform, in order.
   public mutating func handle(_ event: SchedulerEvent, now: Double) -> [SchedulerAction] {
     var out: [SchedulerAction] = []
+    if awaitingStart {
+      awaitingStart = false
+      for (w, ids) in heldBy {
+        for id in ids {
+          if case .held(let l, _, _)? = trials[id]?.status {
+            trials[id]?.status = .held(l, w, since: now)
+          }
+        }
+      }
+    }
     switch event {
     case .ready(let w, let body):
       if body.nullTrials != settings.nullTrials {
@@ -757,6 +800,26 @@ public struct Scheduler: Sendable {
         drop(w, outcome: .lost, error: "worker \(w) \(reason)", now: now, into: &out)
         out.append(.workerLost(w, reason: reason))
       }
+    }
+    // Trials held since the start for a worker of the previous run that has not registered
+    // within one deadline: it died with that coordinator, or cannot reach this one.
+    var notBack: [(TrialID, Lease, WorkerID)] = []
+    for (w, ids) in heldBy where workers[w] == nil {
+      for id in ids {
+        if case .held(let l, _, let since)? = trials[id]?.status,
+          now - since > settings.workerDeadline
+        {
+          notBack.append((id, l, w))
+        }
+      }
+    }
+    for (id, l, w) in notBack.sorted(by: { $0.0 < $1.0 }) {
+      setStatus(id, .pending)
+      out.append(
+        .requeue(
+          id,
+          reason: "worker \(w) of \(l), in flight when the previous coordinator stopped, "
+            + "did not register within \(rounded(settings.workerDeadline)) s"))
     }
     var expired: [(TrialID, Lease, WorkerID)] = []
     var heldTooLong: [(TrialID, Lease, WorkerID)] = []

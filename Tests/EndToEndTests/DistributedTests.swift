@@ -308,10 +308,27 @@ enum Dist {
     // Read again after the kill: every commit is a whole transaction.
     let before = try Dist.openStore(dir, "restart").rows(sweepID: nil).filter { $0.result != nil }
     #expect(before.count >= committed.count)
+    // The leases the killed coordinator left open: their workers still compute them.
+    let inFlight = try Dist.openStore(dir, "restart").openAttempts(sweepID: nil)
     c = try coordinator(dir, sweep, port: port, name: "coordinator-2")
+    // An idle worker joins at once: the trials in flight are first in the queue (by cost), yet
+    // it must get other work while their workers come back.
+    let idle = try worker(dir, port: port, id: "w3")
+    defer { idle.stop() }
     #expect(c.wait(90) == 0, "\(c.log)")
     let store = try Dist.openStore(dir, "restart")
     try Dist.expectOneResultPerTrial(store, trials: 9)
+    // Each trial in flight at the kill kept its worker's result and ran nowhere else.
+    for open in inFlight {
+      let attempts = try store.attempts(trial: open.trial)
+      #expect(
+        attempts.first { $0.outcome == .committed }?.worker == open.worker,
+        "\(open.trial.short): \(attempts.map { "\($0.attempt) \($0.worker) \(String(describing: $0.outcome))" })"
+      )
+      #expect(
+        !attempts.contains { $0.attempt > open.attempt && $0.leased && $0.worker != open.worker },
+        "\(open.trial.short) ran again elsewhere")
+    }
     let after = Dictionary(uniqueKeysWithValues: try store.rows(sweepID: nil).map { ($0.id, $0) })
     for row in before {
       // Not recomputed: same result, no new attempt.

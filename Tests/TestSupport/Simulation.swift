@@ -164,6 +164,16 @@ public final class InMemoryLedger: CoordinatorLedger {
     try check()
     if results[trial] == nil { failedTrials[trial] = error }
   }
+  /// Attempts still open (a dead coordinator's leases), by trial: the highest one and its
+  /// worker, as `SweepStore.openAttempts` reads them.
+  public func openAttempts() -> [TrialID: InterruptedAttempt] {
+    var out: [TrialID: InterruptedAttempt] = [:]
+    for (l, a) in attempts where a.outcome == nil {
+      if let o = out[l.trial], o.lease.attempt > l.attempt { continue }
+      out[l.trial] = InterruptedAttempt(lease: l, worker: WorkerID(a.worker))
+    }
+    return out
+  }
   /// What a restarted coordinator's store does first: attempts still open become `lost`.
   public func recoverInterrupted() {
     for (l, a) in attempts where a.outcome == nil {
@@ -284,10 +294,13 @@ public final class SimCluster: CoordinatorTransport {
   public func startCoordinator() {
     epochs += 1
     settings.epoch = epochs
+    // As the store does: attempts left open by the dead coordinator are read, then closed.
+    let open = ledger.openAttempts()
     ledger.recoverInterrupted()
     let remaining = trials.filter { ledger.results[$0.id] == nil }.map { t -> CoordinatorTrial in
       var t = t
       t.previousAttempts = ledger.attemptCount(t.id)
+      t.interrupted = open[t.id]
       return t
     }
     inFlight.removeAll { $0.toCoordinator }
