@@ -191,7 +191,18 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
   }
   let previous = try store.highestAttempts(sweepID: sweepID)
   var interrupted: [TrialID: InterruptedAttempt] = [:]
-  for a in open where (interrupted[a.trial]?.lease.attempt ?? 0) < a.attempt {
+  // Local workers of a `run` (`local-<slot>-<generation>-<its pid>`) exit with it and connect
+  // to its private socket only: they cannot come back to this coordinator, so nothing waits.
+  func isLocalWorkerOfAnotherRun(_ id: String) -> Bool {
+    let parts = id.split(separator: "-")
+    return parts.count == 4 && parts[0] == "local"
+      && parts.dropFirst().allSatisfy { Int($0) != nil }
+      && Int32(parts[3]) != getpid()
+  }
+  for a in open
+  where (interrupted[a.trial]?.lease.attempt ?? 0) < a.attempt
+    && !isLocalWorkerOfAnotherRun(a.worker)
+  {
     interrupted[a.trial] = InterruptedAttempt(
       lease: Lease(trial: a.trial, attempt: a.attempt), worker: WorkerID(a.worker))
   }

@@ -318,6 +318,9 @@ enum Dist {
     #expect(c.wait(90) == 0, "\(c.log)")
     let store = try Dist.openStore(dir, "restart")
     try Dist.expectOneResultPerTrial(store, trials: 9)
+    if !inFlight.isEmpty {
+      #expect(c.log.contains("wait for their workers"), "\(c.log)")
+    }
     // Each trial in flight at the kill kept its worker's result and ran nowhere else.
     for open in inFlight {
       let attempts = try store.attempts(trial: open.trial)
@@ -566,6 +569,36 @@ enum Dist {
     try Dist.expectOneResultPerTrial(store, trials: 6)
     let after = Dictionary(uniqueKeysWithValues: try store.rows(sweepID: nil).map { ($0.id, $0) })
     for row in before where row.result != nil { #expect(after[row.id]?.result == row.result) }
+  }
+
+  /// `run` killed (SIGKILL) mid-sweep: its local workers exit with it, so the next `run` does
+  /// not wait for them (they cannot reach its new private socket); it resumes at once and keeps
+  /// every committed result.
+  @Test func killedRunResumesWithoutWaitingForItsDeadWorkers() throws {
+    let dir = try Binary.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let sweep = try Dist.writeSweep(dir, name: "killed")
+    let args = ["run", sweep, "--workers", "2", "--progress", "none"] + Dist.fastTiming
+    let first = try DistributedProcess(args, in: dir, name: "first")
+    defer { first.stop() }
+    #expect(
+      Dist.eventually(60) {
+        ((try? Dist.openStore(dir, "killed").rows(sweepID: nil)) ?? []).contains {
+          $0.result != nil
+        }
+      })
+    first.signal(SIGKILL)
+    _ = first.wait(10)
+    let store = try Dist.openStore(dir, "killed")
+    let before = try store.rows(sweepID: nil).filter { $0.result != nil }
+    #expect(!(try store.openAttempts(sweepID: nil)).isEmpty, "no lease was open at the kill")
+    let again = try Binary.run(args, in: dir)
+    #expect(again.status == 0, "\(again.stderr)")
+    #expect(!again.stderr.contains("wait for their workers"), "\(again.stderr)")
+    let after = try Dist.openStore(dir, "killed")
+    try Dist.expectOneResultPerTrial(after, trials: 6)
+    let rows = Dictionary(uniqueKeysWithValues: try after.rows(sweepID: nil).map { ($0.id, $0) })
+    for row in before { #expect(rows[row.id]?.result == row.result) }
   }
 
   @Test func interruptedRunStopsCleanlyAndResumes() throws {
