@@ -51,19 +51,34 @@ var allTargets: [Target] = [
     ] + (withServe ? ["SweepServe"] : []),
     swiftSettings: strict + (withServe ? [.define("TAILSWEEP_SERVE")] : [])),
   .testTarget(name: "TailMathTests", dependencies: ["TailMath"], swiftSettings: strict),
-  .testTarget(name: "TailNetTests", dependencies: ["TailNet"], swiftSettings: strict),
-  .testTarget(name: "SweepSpecTests", dependencies: ["SweepSpec"], swiftSettings: strict),
-  .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
-  .testTarget(name: "SweepWireTests", dependencies: ["SweepWire"], swiftSettings: strict),
-  .testTarget(name: "SweepStoreTests", dependencies: ["SweepStore"], swiftSettings: strict),
-  .testTarget(name: "SweepReportTests", dependencies: ["SweepReport"], swiftSettings: strict),
   .testTarget(
-    name: "EndToEndTests", dependencies: ["SweepStore", "SweepSpec"], swiftSettings: strict),
-  // Shared fixtures of the runtime tests: an in-memory network, ledger and fake clock.
+    name: "TailNetTests", dependencies: ["TailNet", "TailSweepTestSupport"], swiftSettings: strict),
+  .testTarget(
+    name: "SweepSpecTests", dependencies: ["SweepSpec", "TailSweepTestSupport"],
+    swiftSettings: strict),
+  .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
+  .testTarget(
+    name: "SweepWireTests", dependencies: ["SweepWire", "TailSweepTestSupport"],
+    swiftSettings: strict),
+  .testTarget(
+    name: "SweepStoreTests", dependencies: ["SweepStore", "TailSweepTestSupport"],
+    swiftSettings: strict),
+  .testTarget(
+    name: "SweepReportTests", dependencies: ["SweepReport", "TailSweepTestSupport"],
+    swiftSettings: strict),
+  .testTarget(
+    name: "EndToEndTests", dependencies: ["SweepStore", "SweepSpec", "TailSweepTestSupport"],
+    swiftSettings: strict),
+  // The fixtures of every test target, written once (Tests/TestSupport): temporary folders and
+  // the repository's paths (Files.swift); running the built binary, background processes, free
+  // ports, waiting with a deadline (Processes.swift); trial configurations, results and stores
+  // with known numbers (Trials.swift); a seeded random source (Random.swift); and the runtime
+  // tests' in-memory network, ledger and fake clock (Simulation.swift). Fixtures of one target
+  // only stay in that target.
   .target(
     name: "TailSweepTestSupport",
     dependencies: [
-      "SweepRuntime", "SweepWire", "SweepSpec", "TailNet",
+      "SweepRuntime", "SweepWire", "SweepSpec", "SweepStore", "TailNet", "TailMath",
       .product(name: "Logging", package: "swift-log"),
     ], path: "Tests/TestSupport", swiftSettings: strict),
   .testTarget(
@@ -82,7 +97,8 @@ if withServe {
         .product(name: "FlyingSocks", package: "FlyingFox"),
       ], swiftSettings: strict),
     .testTarget(
-      name: "SweepServeTests", dependencies: ["SweepServe", "SweepStore", "SweepSpec"],
+      name: "SweepServeTests",
+      dependencies: ["SweepServe", "SweepStore", "SweepSpec", "TailSweepTestSupport"],
       swiftSettings: strict),
   ]
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 /// `tailsweep bench dispatch` through the built binary: null trials through a real coordinator,

@@ -1,4 +1,5 @@
 import Foundation
+import TailSweepTestSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -56,7 +57,7 @@ final class Chromium {
     guard let exe = Self.executable else {
       throw BrowserError("no chromium executable: \(Self.skipReason)")
     }
-    profile = try Binary.temporaryDirectory("chromium-profile")
+    profile = try TestFiles.temporaryDirectory("chromium-profile")
     let p = Process()
     p.executableURL = URL(fileURLWithPath: exe)
     p.arguments = [

@@ -1,11 +1,12 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 /// The ssh launcher's command construction (no ssh target exists here: `--dry-run`), and the
 /// SLURM submit command (`TAILSWEEP_DRY_RUN=1`). Fast, no root needed.
 @Suite struct ClusterLauncherTests {
   @Test func sshDryRunPrintsOneCommandPerHostWithItsWorkerCount() throws {
-    let dir = try Binary.temporaryDirectory("cluster-ssh")
+    let dir = try TestFiles.temporaryDirectory("cluster-ssh")
     defer { try? FileManager.default.removeItem(at: dir) }
     let hostfile = dir.appendingPathComponent("hosts")
     try """
@@ -51,7 +52,7 @@ import Testing
       "ssh/launch-workers.sh", ["/nonexistent/hosts", "tcp://h:1", "--dry-run"])
     #expect(bad.status == 2)
     #expect(bad.stderr.contains("cannot read hostfile"))
-    let dir = try Binary.temporaryDirectory("cluster-ssh")
+    let dir = try TestFiles.temporaryDirectory("cluster-ssh")
     defer { try? FileManager.default.removeItem(at: dir) }
     let hostfile = dir.appendingPathComponent("hosts")
     try "node1\n".write(to: hostfile, atomically: true, encoding: .utf8)
@@ -69,7 +70,7 @@ import Testing
   }
 
   @Test func submitBuildsAnArrayOfNWorkerTasks() throws {
-    let dir = try Binary.temporaryDirectory("cluster-submit")
+    let dir = try TestFiles.temporaryDirectory("cluster-submit")
     defer { try? FileManager.default.removeItem(at: dir) }
     let out = try ClusterSupport.runScript(
       "slurm/submit.sh", ["tcp://10.0.0.1:5555", "8", "--", "--server-key", "k.pub"],
@@ -108,7 +109,7 @@ import Testing
   /// 127.0.0.1 and exit when it is done; workers with no coordinator are stopped by PID.
   @Test(.timeLimit(.minutes(2)))
   func sshLauncherStartsWorkersThatFinishASweepAndStopsThemByPID() throws {
-    let dir = try Binary.temporaryDirectory("cluster-ssh-run")
+    let dir = try TestFiles.temporaryDirectory("cluster-ssh-run")
     var coordinator: BackgroundProcess?
     var launched: [Int32] = []
     defer {
@@ -129,7 +130,7 @@ import Testing
     try "localhost 2\n".write(to: hostfile, atomically: true, encoding: .utf8)
     let remote = dir.appendingPathComponent("remote").path
     let local = dir.appendingPathComponent("local").path
-    let port = try ClusterSupport.freePort()
+    let port = try Processes.freePort()
     let address = "tcp://127.0.0.1:\(port)"
     let options = [
       "--ssh", "\(fakeSSH.path) -o BatchMode=yes", "--bin", Binary.path, "--remote-dir", remote,
@@ -146,7 +147,7 @@ import Testing
     #expect(pids.count == 2)
     // Each worker execs through env and nohup: wait until every PID runs tailsweep itself.
     #expect(
-      ClusterSupport.waitUntil(timeout: 10) { pids.allSatisfy(Self.isTailsweep) },
+      Processes.waitUntil(timeout: 10) { pids.allSatisfy(Self.isTailsweep) },
       "workers are not running: \(pids)")
 
     let sweepDir = dir.appendingPathComponent("sweep")
@@ -169,18 +170,18 @@ import Testing
     ])
     #expect(export.stdout.split(separator: "\n").count == 4, "\(export.stderr)")
     // The coordinator shut the workers down when the sweep was done.
-    #expect(ClusterSupport.waitUntil(timeout: 10) { !pids.contains(where: Self.isTailsweep) })
+    #expect(Processes.waitUntil(timeout: 10) { !pids.contains(where: Self.isTailsweep) })
 
     // Workers that never find a coordinator: stop-workers kills them by PID.
     let again = try ClusterSupport.runScript(
       "ssh/launch-workers.sh",
-      [hostfile.path, "tcp://127.0.0.1:\(try ClusterSupport.freePort())"] + options)
+      [hostfile.path, "tcp://127.0.0.1:\(try Processes.freePort())"] + options)
     #expect(again.status == 0, "\(again.stderr)")
     let idle = try String(contentsOfFile: "\(local)/localhost.pids", encoding: .utf8)
       .split(separator: "\n").compactMap { Int32($0) }
     launched += idle
     #expect(idle.count == 2)
-    #expect(ClusterSupport.waitUntil(timeout: 10) { idle.allSatisfy(Self.isTailsweep) })
+    #expect(Processes.waitUntil(timeout: 10) { idle.allSatisfy(Self.isTailsweep) })
     let stop = try ClusterSupport.runScript(
       "ssh/stop-workers.sh",
       [hostfile.path, "--ssh", "\(fakeSSH.path) -o BatchMode=yes", "--remote-dir", remote])

@@ -1,5 +1,6 @@
 import Foundation
 import SweepStore
+import TailSweepTestSupport
 import Testing
 
 /// The distributed path on real infrastructure of one machine: a real one-node SLURM
@@ -14,9 +15,9 @@ struct ClusterSystemTests {
   /// A private SLURM (its own folder, ports the kernel picked), so that neither a developer's
   /// cluster on the default folder and ports nor another test run is disturbed.
   private static func slurmEnvironment(_ dir: URL) throws -> [String: String] {
-    let controller = try ClusterSupport.freePort()
-    var node = try ClusterSupport.freePort()
-    while node == controller { node = try ClusterSupport.freePort() }
+    let controller = try Processes.freePort()
+    var node = try Processes.freePort()
+    while node == controller { node = try Processes.freePort() }
     return [
       "TAILSWEEP_SLURM_DIR": dir.appendingPathComponent("slurm").path,
       "TAILSWEEP_SLURM_PORT": "\(controller)",
@@ -65,7 +66,7 @@ struct ClusterSystemTests {
   @Test(.timeLimit(.minutes(3)))
   func slurmArrayOfWorkersCompletesASweep() throws {
     let started = Date()
-    let dir = try Binary.temporaryDirectory("cluster-slurm")
+    let dir = try TestFiles.temporaryDirectory("cluster-slurm")
     let env = try Self.slurmEnvironment(dir)
     let results = dir.appendingPathComponent("results")
     let sweepFolder = results.appendingPathComponent("cluster-slurm")
@@ -83,7 +84,7 @@ struct ClusterSystemTests {
     let trials = 5
     let sweep = try ClusterSupport.writeSweep(
       in: dir, name: "cluster-slurm", trials: trials, maxIterations: 100, evalEvery: 50)
-    let port = try ClusterSupport.freePort()
+    let port = try Processes.freePort()
     let address = "tcp://127.0.0.1:\(port)"
 
     // Workers first: the 5 tiny trials take well under a second, so a task that started after
@@ -98,7 +99,7 @@ struct ClusterSystemTests {
     try #require(submit.status == 0, "sbatch failed: \(submit.stderr)")
     let job = submit.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     #expect(Int(job) != nil, "job id: \(job)")
-    let running = ClusterSupport.waitUntil(timeout: 30, interval: 0.2) {
+    let running = Processes.waitUntil(timeout: 30, interval: 0.2) {
       let q = try? ClusterSupport.run(
         "/usr/bin/squeue", ["-h", "-j", job, "-t", "RUNNING", "-o", "%i"], environment: env,
         timeout: 15)
@@ -114,7 +115,7 @@ struct ClusterSystemTests {
       log: dir.appendingPathComponent("coordinator.log"))
 
     // Bounded: 5 trials of 100 iterations take seconds; the rest is start-up and scheduling.
-    let finished = ClusterSupport.waitUntil(timeout: 75, interval: 0.5) {
+    let finished = Processes.waitUntil(timeout: 75, interval: 0.5) {
       guard let s = Self.status(sweepFolder) else { return false }
       return s.total == trials && s.count(.done) + s.count(.diverged) + s.count(.failed) == trials
     }
@@ -134,7 +135,7 @@ struct ClusterSystemTests {
     // tasks end by themselves, COMPLETED (exit 0), recorded by jobcomp/filetxt.
     #expect(coordinator?.wait(timeout: 10) == 0, "\(coordinator?.output ?? "")")
     let jobcomp = dir.appendingPathComponent("slurm/log/jobcomp.txt")
-    let completed = ClusterSupport.waitUntil(timeout: 20, interval: 0.5) {
+    let completed = Processes.waitUntil(timeout: 20, interval: 0.5) {
       let text = (try? String(contentsOf: jobcomp, encoding: .utf8)) ?? ""
       let tasks = text.split(separator: "\n").filter { $0.contains("ArrayJobId=\(job) ") }
       return tasks.count == 2 && tasks.allSatisfy { $0.contains("JobState=COMPLETED") }
@@ -153,7 +154,7 @@ struct ClusterSystemTests {
   /// produce a second result, and w1 must rejoin (it is shut down with the sweep's end).
   @Test(.timeLimit(.minutes(3)), arguments: [false, true])
   func namespaceHostsFinishASweepWhenAWorkerIsCutOff(healBeforeEnd: Bool) throws {
-    let dir = try Binary.temporaryDirectory("cluster-netns")
+    let dir = try TestFiles.temporaryDirectory("cluster-netns")
     // A prefix of this run only ("t" + 4 random hex digits + "-"): a developer's harness (tsw-)
     // and a concurrent run of this test are left alone. Each harness has its own bridge, so
     // the subnet need not differ.
@@ -225,7 +226,7 @@ struct ClusterSystemTests {
     processes.append(intruder)
 
     // Cut w1 off once it holds a lease (it has taken a trial and is training it).
-    let w1Busy = ClusterSupport.waitUntil(timeout: 30, interval: 0.1) {
+    let w1Busy = Processes.waitUntil(timeout: 30, interval: 0.1) {
       Self.status(sweepFolder)?.workers.contains { $0.running > 0 && $0.worker == "w1" }
         ?? false
     }
@@ -235,7 +236,7 @@ struct ClusterSystemTests {
     #expect(cut.status == 0, "\(cut.stderr)")
 
     // The coordinator declares w1's lease lost (silent past 4 × 250 ms).
-    let lost = ClusterSupport.waitUntil(timeout: 20, interval: 0.1) {
+    let lost = Processes.waitUntil(timeout: 20, interval: 0.1) {
       Self.status(sweepFolder)?.workers.contains { $0.worker == "w1" && $0.failed >= 1 } ?? false
     }
     #expect(lost, "w1's lease was not declared lost:\n\(coordinator.output)")
@@ -244,7 +245,7 @@ struct ClusterSystemTests {
       #expect(heal.status == 0, "\(heal.stderr)")
     }
 
-    let finished = ClusterSupport.waitUntil(timeout: 60, interval: 0.5) {
+    let finished = Processes.waitUntil(timeout: 60, interval: 0.5) {
       guard let s = Self.status(sweepFolder) else { return false }
       return s.count(.done) + s.count(.diverged) + s.count(.failed) == trials
     }
@@ -296,9 +297,9 @@ struct ClusterSystemTests {
   @Test(.timeLimit(.minutes(3)))
   func sshHostsRunWorkersThroughRealSSHDAndSurviveAPartition() throws {
     try #require(
-      ClusterSupport.hasProgram("/usr/sbin/sshd") && ClusterSupport.hasProgram("ssh"),
+      Processes.hasProgram("/usr/sbin/sshd") && Processes.hasProgram("ssh"),
       "openssh-server and openssh-client are missing: run scripts/setup.sh test")
-    let dir = try Binary.temporaryDirectory("cluster-ssh-netns")
+    let dir = try TestFiles.temporaryDirectory("cluster-ssh-netns")
     let prefix = "t\(String(UInt16.random(in: 0x1000...0xffff), radix: 16))-"
     let env = ["TSW_PREFIX": prefix, "TSW_SUBNET": "10.231.10"]
     let hosts = ClusterSupport.script("netns/hosts.sh")
@@ -374,7 +375,7 @@ struct ClusterSystemTests {
     }
     let w1ID = "-\(pids["w1"]!)-"  // worker ids are host-pid-random
 
-    let w1Busy = ClusterSupport.waitUntil(timeout: 30, interval: 0.1) {
+    let w1Busy = Processes.waitUntil(timeout: 30, interval: 0.1) {
       Self.status(sweepFolder)?.workers.contains { $0.running > 0 && $0.worker.contains(w1ID) }
         ?? false
     }
@@ -382,14 +383,14 @@ struct ClusterSystemTests {
     let cut = try ClusterSupport.run(hosts, ["cut", "w1"], environment: env)
     #expect(cut.status == 0, "\(cut.stderr)")
 
-    let finished = ClusterSupport.waitUntil(timeout: 90, interval: 0.5) {
+    let finished = Processes.waitUntil(timeout: 90, interval: 0.5) {
       guard let s = Self.status(sweepFolder) else { return false }
       return s.count(.done) + s.count(.diverged) + s.count(.failed) == trials
     }
     try #require(finished, "sweep did not finish after the cut:\n\(coordinator.output)")
     #expect(coordinator.wait(timeout: 10) == 0, "\(coordinator.output)")
     // w2's worker was shut down with the sweep; w1's, cut off, never heard of the end.
-    #expect(ClusterSupport.waitUntil(timeout: 10) { !Self.isTailsweep(pids["w2"]!) })
+    #expect(Processes.waitUntil(timeout: 10) { !Self.isTailsweep(pids["w2"]!) })
     #expect(Self.isTailsweep(pids["w1"]!))
     let heal = try ClusterSupport.run(hosts, ["heal", "w1"], environment: env)
     #expect(heal.status == 0, "\(heal.stderr)")

@@ -1,4 +1,5 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 /// One command-line grammar, through the built binary: help that reads as sentences, negative
@@ -70,7 +71,7 @@ import Testing
     #expect(alpha.status == 2)
     #expect(alpha.stderr.contains("--alpha must be in (0, 2], got -0.5"), "\(alpha.stderr)")
     // A Z85 key may start with '-': it is the value of --server-key, not an option.
-    let dir = try Binary.temporaryDirectory("negative")
+    let dir = try TestFiles.temporaryDirectory("negative")
     defer { try? FileManager.default.removeItem(at: dir) }
     let key = "-" + String(repeating: "a", count: 39)
     let worker = try Binary.run(
@@ -114,7 +115,7 @@ import Testing
   }
 
   @Test func everyReadCommandTakesTheFolderGivenToRunResults() throws {
-    let dir = try Binary.temporaryDirectory("results-folder")
+    let dir = try TestFiles.temporaryDirectory("results-folder")
     defer { try? FileManager.default.removeItem(at: dir) }
     try Self.writeTinySweep(dir)
     let run = try Binary.run(

@@ -1,86 +1,29 @@
 import Foundation
 import SweepSpec
 import SweepStore
+import TailSweepTestSupport
 import Testing
 
 #if canImport(Glibc)
   import Glibc
 #endif
 
-/// A `tailsweep` child process whose output goes to a file (readable while it runs).
-final class DistributedProcess {
-  let process = Process()
-  let logURL: URL
-
-  init(
-    _ args: [String], in dir: URL, name: String, environment: [String: String] = [:],
+extension BackgroundProcess {
+  /// A `tailsweep` child process in `dir` with one BLAS thread, its output going to
+  /// `dir/name.log` (readable while it runs); `executable` may be a program that runs
+  /// `tailsweep` in turn (setpriv).
+  convenience init(
+    tailsweep args: [String], in dir: URL, name: String, environment: [String: String] = [:],
     executable: String = Binary.path
   ) throws {
-    logURL = dir.appendingPathComponent("\(name).log")
-    _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
-    let handle = try FileHandle(forWritingTo: logURL)
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = args
-    process.currentDirectoryURL = dir
-    var env = ProcessInfo.processInfo.environment
-    env["OPENBLAS_NUM_THREADS"] = "1"
-    for (k, v) in environment { env[k] = v }
-    process.environment = env
-    process.standardOutput = handle
-    process.standardError = handle
-    try process.run()
-  }
-
-  var pid: pid_t { process.processIdentifier }
-  var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
-  func signal(_ s: Int32) { kill(pid, s) }
-
-  /// Waits up to `seconds` for the exit; returns the status, or nil (still running).
-  func wait(_ seconds: Double) -> Int32? {
-    let end = Date().addingTimeInterval(seconds)
-    while process.isRunning && Date() < end { usleep(50_000) }
-    return process.isRunning ? nil : process.terminationStatus
-  }
-
-  /// Kills the process if it still runs (test cleanup).
-  func stop() {
-    if process.isRunning {
-      kill(pid, SIGKILL)
-      process.waitUntilExit()
-    }
+    try self.init(
+      executable, args, log: dir.appendingPathComponent("\(name).log"), in: dir,
+      environment: ["OPENBLAS_NUM_THREADS": "1"].merging(environment) { $1 })
   }
 }
 
 /// Helpers of the distributed end-to-end tests.
 enum Dist {
-  /// Polls `condition` every 50 ms for up to `seconds`.
-  static func eventually(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let end = Date().addingTimeInterval(seconds)
-    while Date() < end {
-      if try condition() { return true }
-      usleep(50_000)
-    }
-    return try condition()
-  }
-
-  /// A free-looking TCP port on loopback (bound and released; tests on one machine only).
-  static func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
-    }
-    _ = withUnsafeMutablePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-    }
-    return Int(UInt16(bigEndian: addr.sin_port))
-  }
-
   /// A small real sweep: synthetic data (500 train / 200 test), widths 16–64. `slow: false`
   /// is a few hundred iterations (~0.1 s a trial); `slow: true` uses a tiny step size so that
   /// no trial stops early and runs 10000 iterations (0.4–1.2 s a trial in a debug build):
@@ -145,7 +88,7 @@ enum Dist {
 
 @Suite(.serialized) struct DistributedTests {
   @Test func sweepWithTwoLocalWorkersCommitsOneResultPerTrial() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let sweep = try Dist.writeSweep(dir, name: "two-workers", slow: false)
     let out = try Binary.run(
       ["run", sweep, "--workers", "2", "--results", "results", "--progress", "plain"]
@@ -178,58 +121,59 @@ enum Dist {
   /// over the whole run) and every trial is computed by the run's own workers.
   @Test(.enabled(if: ClusterSupport.isRoot, "needs root: starts a worker as nobody"))
   func anotherLocalUserCannotReachTheRunsPrivateEndpoint() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let sweep = try Dist.writeSweep(dir, name: "private")
-    let run = try DistributedProcess(
-      ["run", sweep, "--workers", "1", "--progress", "none"] + Dist.fastTiming, in: dir,
+    let run = try BackgroundProcess(
+      tailsweep: ["run", sweep, "--workers", "1", "--progress", "none"] + Dist.fastTiming, in: dir,
       name: "run")
-    defer { run.stop() }
+    defer { run.stop(grace: 0) }
     var endpoint = ""
     #expect(
-      Dist.eventually(30) {
-        let word = run.log.split(whereSeparator: { $0 == " " || $0 == "\n" }).first {
+      Processes.waitUntil(timeout: 30, interval: 0.05) {
+        let word = run.output.split(whereSeparator: { $0 == " " || $0 == "\n" }).first {
           $0.hasPrefix("endpoints=ipc://")
         }
         endpoint = word.map { String($0.dropFirst("endpoints=".count)) } ?? ""
         return !endpoint.isEmpty
-      }, "\(run.log)")
+      }, "\(run.output)")
     let folder = URL(fileURLWithPath: String(endpoint.dropFirst("ipc://".count)))
       .deletingLastPathComponent().path
     let mode = try FileManager.default.attributesOfItem(atPath: folder)[.posixPermissions] as? Int
     #expect(mode == 0o700, "\(folder): mode \(String(mode ?? 0, radix: 8))")
     #expect(chmod(dir.path, 0o755) == 0)
-    let intruder = try DistributedProcess(
-      [
+    let intruder = try BackgroundProcess(
+      tailsweep: [
         "--reuid=nobody", "--regid=nogroup", "--clear-groups", Binary.path, "worker", "--connect",
         endpoint, "--id", "intruder", "--coordinator-timeout", "60",
       ] + Dist.fastTiming, in: dir, name: "intruder", executable: "/usr/bin/setpriv")
-    defer { intruder.stop() }
-    #expect(run.wait(120) == 0, "\(run.log)")
+    defer { intruder.stop(grace: 0) }
+    #expect(run.wait(timeout: 120) == 0, "\(run.output)")
     let store = try Dist.openStore(dir, "private")
     try Dist.expectOneResultPerTrial(store, trials: 6)
     let workers = try store.status(sweepID: nil).workers.map(\.worker)
     #expect(!workers.contains("intruder") && !workers.isEmpty, "\(workers)")
     // It did try: libzmq retries the refused connect in the background.
-    #expect(intruder.log.contains("worker connected"), "\(intruder.log)")
+    #expect(intruder.output.contains("worker connected"), "\(intruder.output)")
   }
 
   /// Starts a coordinator on a fresh port and returns it with its endpoint.
   func coordinator(
     _ dir: URL, _ sweep: String, port: Int, name: String = "coordinator", extra: [String] = []
   )
-    throws -> DistributedProcess
+    throws -> BackgroundProcess
   {
-    try DistributedProcess(
-      ["coordinator", sweep, "--bind", "tcp://127.0.0.1:\(port)", "--progress", "plain"]
+    try BackgroundProcess(
+      tailsweep: ["coordinator", sweep, "--bind", "tcp://127.0.0.1:\(port)", "--progress", "plain"]
         + Dist.fastTiming
         + Dist.trialMode + extra, in: dir, name: name)
   }
 
-  func worker(_ dir: URL, port: Int, id: String, extra: [String] = []) throws -> DistributedProcess
-  {
-    try DistributedProcess(
-      ["worker", "--connect", "tcp://127.0.0.1:\(port)", "--id", id, "--coordinator-timeout", "20"]
+  func worker(_ dir: URL, port: Int, id: String, extra: [String] = []) throws -> BackgroundProcess {
+    try BackgroundProcess(
+      tailsweep: [
+        "worker", "--connect", "tcp://127.0.0.1:\(port)", "--id", id, "--coordinator-timeout", "20",
+      ]
         + Dist.fastTiming + Dist.trialMode + extra, in: dir, name: id)
   }
 
@@ -242,60 +186,64 @@ enum Dist {
   }
 
   @Test func killedWorkerHasItsTrialRerunElsewhere() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let sweep = try Dist.writeSweep(dir, name: "sigkill")
-    let port = Dist.freePort()
+    let port = try Processes.freePort()
     let c = try coordinator(dir, sweep, port: port)
     let a = try worker(dir, port: port, id: "victim")
     let b = try worker(dir, port: port, id: "survivor")
-    defer { for p in [c, a, b] { p.stop() } }
-    #expect(Dist.eventually(30) { busy(dir, "sigkill", worker: "victim") })
+    defer { for p in [c, a, b] { p.stop(grace: 0) } }
+    #expect(
+      Processes.waitUntil(timeout: 30, interval: 0.05) { busy(dir, "sigkill", worker: "victim") })
     a.signal(SIGKILL)
-    let status = c.wait(90)
-    #expect(status == 0, "\(c.log)")
+    let status = c.wait(timeout: 90)
+    #expect(status == 0, "\(c.output)")
     let store = try Dist.openStore(dir, "sigkill")
     try Dist.expectOneResultPerTrial(store, trials: 6)
     let victim = try store.status(sweepID: nil).workers.first { $0.worker == "victim" }
     #expect((victim?.failed ?? 0) >= 1)
-    #expect(c.log.contains("worker declared dead"))
+    #expect(c.output.contains("worker declared dead"))
   }
 
   @Test func frozenWorkerIsReplacedAndItsLateResultIsKeptOrADuplicate() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let sweep = try Dist.writeSweep(dir, name: "sigstop", seeds: 3)
-    let port = Dist.freePort()
+    let port = try Processes.freePort()
     let c = try coordinator(dir, sweep, port: port)
     let a = try worker(dir, port: port, id: "frozen")
     let b = try worker(dir, port: port, id: "steady")
     defer {
       a.signal(SIGCONT)
-      for p in [c, a, b] { p.stop() }
+      for p in [c, a, b] { p.stop(grace: 0) }
     }
-    #expect(Dist.eventually(30) { busy(dir, "sigstop", worker: "frozen") })
+    #expect(
+      Processes.waitUntil(timeout: 30, interval: 0.05) { busy(dir, "sigstop", worker: "frozen") })
     a.signal(SIGSTOP)
     // The coordinator notices the silence (1 s deadline) and hands the trial to `steady`.
-    #expect(Dist.eventually(20) { c.log.contains("worker declared dead") })
+    #expect(
+      Processes.waitUntil(timeout: 20, interval: 0.05) { c.output.contains("worker declared dead") }
+    )
     a.signal(SIGCONT)
-    #expect(c.wait(90) == 0, "\(c.log)")
+    #expect(c.wait(timeout: 90) == 0, "\(c.output)")
     let store = try Dist.openStore(dir, "sigstop")
     try Dist.expectOneResultPerTrial(store, trials: 9)
     // The frozen worker's late result is verified and kept when its trial has no result yet
     // (the replacement is cancelled), else recorded as a duplicate: never a second result.
     let frozen = try store.status(sweepID: nil).workers.first { $0.worker == "frozen" }
-    #expect((frozen?.duplicates ?? 0) + (frozen?.committed ?? 0) >= 1, "\(c.log)")
+    #expect((frozen?.duplicates ?? 0) + (frozen?.committed ?? 0) >= 1, "\(c.output)")
   }
 
   @Test func restartedCoordinatorResumesWithoutRecomputing() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let sweep = try Dist.writeSweep(dir, name: "restart", seeds: 3)
-    let port = Dist.freePort()
+    let port = try Processes.freePort()
     var c = try coordinator(dir, sweep, port: port)
     let a = try worker(dir, port: port, id: "w1")
     let b = try worker(dir, port: port, id: "w2")
-    defer { for p in [c, a, b] { p.stop() } }
+    defer { for p in [c, a, b] { p.stop(grace: 0) } }
     var committed: [TrialID: Int] = [:]
     #expect(
-      Dist.eventually(60) {
+      Processes.waitUntil(timeout: 60, interval: 0.05) {
         guard let rows = try? Dist.openStore(dir, "restart").rows(sweepID: nil) else {
           return false
         }
@@ -304,7 +252,7 @@ enum Dist {
         return committed.count >= 2
       })
     c.signal(SIGKILL)
-    _ = c.wait(5)
+    _ = c.wait(timeout: 5)
     // Read again after the kill: every commit is a whole transaction.
     let before = try Dist.openStore(dir, "restart").rows(sweepID: nil).filter { $0.result != nil }
     #expect(before.count >= committed.count)
@@ -314,12 +262,12 @@ enum Dist {
     // An idle worker joins at once: the trials in flight are first in the queue (by cost), yet
     // it must get other work while their workers come back.
     let idle = try worker(dir, port: port, id: "w3")
-    defer { idle.stop() }
-    #expect(c.wait(90) == 0, "\(c.log)")
+    defer { idle.stop(grace: 0) }
+    #expect(c.wait(timeout: 90) == 0, "\(c.output)")
     let store = try Dist.openStore(dir, "restart")
     try Dist.expectOneResultPerTrial(store, trials: 9)
     if !inFlight.isEmpty {
-      #expect(c.log.contains("wait for their workers"), "\(c.log)")
+      #expect(c.output.contains("wait for their workers"), "\(c.output)")
     }
     // Each trial in flight at the kill kept its worker's result and ran nowhere else.
     for open in inFlight {
@@ -341,21 +289,24 @@ enum Dist {
   }
 
   @Test func secondCoordinatorOnTheSameResultsExitsTwoNamingTheHolder() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let sweep = try Dist.writeSweep(dir, name: "locked")
-    let port = Dist.freePort()
+    let port = try Processes.freePort()
     let c = try coordinator(dir, sweep, port: port)
     let w = try worker(dir, port: port, id: "w1")
     defer {
       c.signal(SIGCONT)
-      for p in [c, w] { p.stop() }
+      for p in [c, w] { p.stop(grace: 0) }
     }
-    #expect(Dist.eventually(30) { busy(dir, "locked", worker: "w1") })
+    #expect(Processes.waitUntil(timeout: 30, interval: 0.05) { busy(dir, "locked", worker: "w1") })
     // Freeze the first coordinator with its lease open, so the store can only change through
     // the second one.
     c.signal(SIGSTOP)
     let second = try Binary.run(
-      ["coordinator", sweep, "--bind", "tcp://127.0.0.1:\(Dist.freePort())", "--progress", "none"]
+      [
+        "coordinator", sweep, "--bind", "tcp://127.0.0.1:\(try Processes.freePort())", "--progress",
+        "none",
+      ]
         + Dist.fastTiming + Dist.trialMode, in: dir)
     #expect(second.status == 2, "\(second.stderr)")
     #expect(second.stderr.contains("pid \(c.pid)"), "\(second.stderr)")
@@ -368,7 +319,7 @@ enum Dist {
   /// busy timeout, 10 s): the run stops with status 4 and the store's reason, as when the same
   /// happens during a run, not 1; afterwards the same command finishes.
   @Test func storeLockedAtStartStopsWithStatusFour() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let sweep = try Dist.writeSweep(dir, name: "locked", seeds: 2, slow: false)
     let args = ["run", sweep, "--workers", "1", "--results", "res", "--progress", "none"]
@@ -404,7 +355,7 @@ enum Dist {
   /// every result committed before the stop is kept, not recomputed.
   @Test(.enabled(if: ClusterSupport.isRoot, "needs root: mounts a tmpfs"))
   func fullDiskStopsTheRunWithStatusFourAndLosesNothing() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let sweep = try Dist.writeSweep(dir, name: "full", seeds: 10, slow: false)
     let mountPoint = dir.appendingPathComponent("small")
     try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
@@ -456,16 +407,17 @@ enum Dist {
   }
 
   @Test func crashedLocalWorkerIsRestartedAndItsTrialCountsAsAnAttempt() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let sweep = try Dist.writeSweep(dir, name: "crash")
-    let run = try DistributedProcess(
-      ["run", sweep, "--workers", "2", "--progress", "plain"] + Dist.fastTiming + Dist.trialMode,
+    let run = try BackgroundProcess(
+      tailsweep: ["run", sweep, "--workers", "2", "--progress", "plain"] + Dist.fastTiming
+        + Dist.trialMode,
       in: dir, name: "run")
-    defer { run.stop() }
+    defer { run.stop(grace: 0) }
     // Wait until some local worker holds a lease, then kill that worker process.
     var victim: String?
     #expect(
-      Dist.eventually(30) {
+      Processes.waitUntil(timeout: 30, interval: 0.05) {
         guard let s = try? Dist.openStore(dir, "crash").status(sweepID: nil) else { return false }
         victim = s.workers.first { $0.running > 0 }?.worker
         return victim != nil
@@ -479,12 +431,12 @@ enum Dist {
     }
     #expect(pids.count == 1)
     for pid in pids { kill(pid, SIGKILL) }
-    #expect(run.wait(90) == 0, "\(run.log)")
+    #expect(run.wait(timeout: 90) == 0, "\(run.output)")
     let store = try Dist.openStore(dir, "crash")
     try Dist.expectOneResultPerTrial(store, trials: 6)
     let killed = try store.status(sweepID: nil).workers.first { $0.worker == victim }
     #expect((killed?.failed ?? 0) >= 1)
-    #expect(run.log.contains("worker process died"))
+    #expect(run.output.contains("worker process died"))
     // The restarted worker (generation 1) did work.
     #expect(
       try store.status(sweepID: nil).workers.contains { $0.worker.hasPrefix("local-\(slot)-1-") })
@@ -494,12 +446,12 @@ enum Dist {
   /// appears) use up `run`'s restart budget (2 × workers + trials): the run must then stop
   /// with status 6 and say why, not wait forever, and leave the sweep resumable.
   @Test func usedUpRestartBudgetStopsTheRunWithStatusSixAndItResumes() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let sweep = try Dist.writeSweep(dir, name: "budget", slow: false)
     let args = ["run", sweep, "--workers", "1", "--progress", "none"] + Dist.fastTiming
-    let run = try DistributedProcess(args, in: dir, name: "run")
-    defer { run.stop() }
+    let run = try BackgroundProcess(tailsweep: args, in: dir, name: "run")
+    defer { run.stop(grace: 0) }
     var killed = Set<pid_t>()
     let end = Date().addingTimeInterval(120)
     while run.process.isRunning && Date() < end {
@@ -511,11 +463,11 @@ enum Dist {
       }
       usleep(2_000)
     }
-    #expect(run.wait(10) == 6, "\(run.log)")
+    #expect(run.wait(timeout: 10) == 6, "\(run.output)")
     // 1 worker + a budget of 2 × 1 + 6 restarts: 9 worker processes, all killed.
     #expect(killed.count == 9, "\(killed.count) worker processes killed")
-    #expect(run.log.contains("restart budget of 8 is used up"), "\(run.log)")
-    #expect(run.log.contains("run the same command again"), "\(run.log)")
+    #expect(run.output.contains("restart budget of 8 is used up"), "\(run.output)")
+    #expect(run.output.contains("run the same command again"), "\(run.output)")
     let rows = try Dist.openStore(dir, "budget").rows(sweepID: nil)
     #expect(rows.count == 6)
     #expect(rows.allSatisfy { $0.state == .pending }, "\(rows.map(\.state))")
@@ -530,18 +482,18 @@ enum Dist {
   /// and keeps every result committed before.
   @Test(.enabled(if: ClusterSupport.isRoot, "needs root: runs the coordinator as nobody"))
   func readOnlyStoreStopsTheRunWithStatusFourAndItResumes() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let sweep = try Dist.writeSweep(dir, name: "ro")
     let args = ["run", sweep, "--workers", "1", "--progress", "none"] + Dist.fastTiming
-    let first = try DistributedProcess(args, in: dir, name: "first")
-    defer { first.stop() }
+    let first = try BackgroundProcess(tailsweep: args, in: dir, name: "first")
+    defer { first.stop(grace: 0) }
     #expect(
-      Dist.eventually(60) {
+      Processes.waitUntil(timeout: 60, interval: 0.05) {
         ((try? Dist.openStore(dir, "ro").rows(sweepID: nil)) ?? []).contains { $0.result != nil }
       })
     first.signal(SIGINT)
-    #expect(first.wait(20) == 130, "\(first.log)")
+    #expect(first.wait(timeout: 20) == 130, "\(first.output)")
     let before = try Dist.openStore(dir, "ro").rows(sweepID: nil)
     #expect(before.contains { $0.result == nil }, "the first run must stop with trials left")
     func sh(_ program: String, _ arguments: [String]) throws -> Int32 {
@@ -575,20 +527,20 @@ enum Dist {
   /// not wait for them (they cannot reach its new private socket); it resumes at once and keeps
   /// every committed result.
   @Test func killedRunResumesWithoutWaitingForItsDeadWorkers() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let sweep = try Dist.writeSweep(dir, name: "killed")
     let args = ["run", sweep, "--workers", "2", "--progress", "none"] + Dist.fastTiming
-    let first = try DistributedProcess(args, in: dir, name: "first")
-    defer { first.stop() }
+    let first = try BackgroundProcess(tailsweep: args, in: dir, name: "first")
+    defer { first.stop(grace: 0) }
     #expect(
-      Dist.eventually(60) {
+      Processes.waitUntil(timeout: 60, interval: 0.05) {
         ((try? Dist.openStore(dir, "killed").rows(sweepID: nil)) ?? []).contains {
           $0.result != nil
         }
       })
     first.signal(SIGKILL)
-    _ = first.wait(10)
+    _ = first.wait(timeout: 10)
     let store = try Dist.openStore(dir, "killed")
     let before = try store.rows(sweepID: nil).filter { $0.result != nil }
     #expect(!(try store.openAttempts(sweepID: nil)).isEmpty, "no lease was open at the kill")
@@ -602,20 +554,21 @@ enum Dist {
   }
 
   @Test func interruptedRunStopsCleanlyAndResumes() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let sweep = try Dist.writeSweep(dir, name: "interrupt")
-    let run = try DistributedProcess(
-      ["run", sweep, "--workers", "2", "--progress", "plain"] + Dist.fastTiming + Dist.trialMode,
+    let run = try BackgroundProcess(
+      tailsweep: ["run", sweep, "--workers", "2", "--progress", "plain"] + Dist.fastTiming
+        + Dist.trialMode,
       in: dir, name: "run")
-    defer { run.stop() }
+    defer { run.stop(grace: 0) }
     #expect(
-      Dist.eventually(30) {
+      Processes.waitUntil(timeout: 30, interval: 0.05) {
         ((try? Dist.openStore(dir, "interrupt").rows(sweepID: nil)) ?? []).contains {
           $0.result != nil
         }
       })
     run.signal(SIGINT)
-    #expect(run.wait(20) == 130, "\(run.log)")
+    #expect(run.wait(timeout: 20) == 130, "\(run.output)")
     // No worker process is left behind.
     #expect(children(of: run.pid).isEmpty)
     let rows = try Dist.openStore(dir, "interrupt").rows(sweepID: nil)
@@ -633,7 +586,7 @@ enum Dist {
   }
 
   @Test func workerWithoutTheRightKeyReceivesNothing() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let sweep = try Dist.writeSweep(dir, name: "curve", seeds: 1, slow: false)
     for k in ["server", "good", "bad"] {
       let out = try Binary.run(["keys", "generate", "--out", "keys/\(k)"], in: dir)
@@ -645,30 +598,30 @@ enum Dist {
       to: dir.appendingPathComponent("allow.txt"), atomically: true, encoding: .utf8)
     // Without keys, a non-loopback bind needs --insecure.
     let open = try Binary.run(
-      ["coordinator", sweep, "--bind", "tcp://0.0.0.0:\(Dist.freePort())"], in: dir)
+      ["coordinator", sweep, "--bind", "tcp://0.0.0.0:\(try Processes.freePort())"], in: dir)
     #expect(open.status == 2)
     #expect(open.stderr.contains("--insecure"))
 
-    let port = Dist.freePort()
+    let port = try Processes.freePort()
     let c = try coordinator(
       dir, sweep, port: port, extra: ["--keys", "keys/server", "--allow", "allow.txt"])
     let serverKey = dir.appendingPathComponent("keys/server/public.key").path
     let intruder = try worker(
       dir, port: port, id: "intruder", extra: ["--server-key=\(serverKey)", "--keys", "keys/bad"])
-    defer { for p in [c, intruder] { p.stop() } }
+    defer { for p in [c, intruder] { p.stop(grace: 0) } }
     // The intruder's handshake is refused, and refused again when libzmq retries it: it
     // never registers (checked over the whole run below), and is never sent a trial.
     #expect(
-      Dist.eventually(30) {
-        c.log.components(separatedBy: "worker key refused").count > 2
-      }, "\(c.log)")
+      Processes.waitUntil(timeout: 30, interval: 0.05) {
+        c.output.components(separatedBy: "worker key refused").count > 2
+      }, "\(c.output)")
     let member = try worker(
       dir, port: port, id: "member", extra: ["--server-key=\(serverKey)", "--keys", "keys/good"])
-    defer { member.stop() }
-    #expect(c.wait(60) == 0, "\(c.log)")
+    defer { member.stop(grace: 0) }
+    #expect(c.wait(timeout: 60) == 0, "\(c.output)")
     let store = try Dist.openStore(dir, "curve")
     try Dist.expectOneResultPerTrial(store, trials: 3)
     #expect(try store.status(sweepID: nil).workers.map(\.worker) == ["member"])
-    #expect(!intruder.log.contains("trial"), "\(intruder.log)")
+    #expect(!intruder.output.contains("trial"), "\(intruder.output)")
   }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SweepSpec
 import SweepStore
+import TailSweepTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -40,10 +41,10 @@ import Testing
   }
 
   /// The URL a `serve` or `run --http` process printed (`live view: http://…/`).
-  static func liveURL(_ p: DistributedProcess, within seconds: Double = 60) -> URL? {
+  static func liveURL(_ p: BackgroundProcess, within seconds: Double = 60) -> URL? {
     var url: URL?
-    _ = Dist.eventually(seconds) {
-      for line in p.log.split(separator: "\n") where line.hasPrefix("live view: ") {
+    _ = Processes.waitUntil(timeout: seconds, interval: 0.05) {
+      for line in p.output.split(separator: "\n") where line.hasPrefix("live view: ") {
         let word = line.dropFirst("live view: ".count).split(separator: " ").first ?? ""
         url = URL(string: String(word))
       }
@@ -57,18 +58,18 @@ import Testing
   /// caller stops it.
   static func coordinatorWithHTTP(
     _ dir: URL, name: String, iterations: Int
-  ) throws -> (process: DistributedProcess, port: Int, http: Int) {
+  ) throws -> (process: BackgroundProcess, port: Int, http: Int) {
     let sweep = try writeSweep(dir, name: name, seeds: 1, iterations: iterations)
-    let port = Dist.freePort()
-    let c = try DistributedProcess(
-      [
+    let port = try Processes.freePort()
+    let c = try BackgroundProcess(
+      tailsweep: [
         "coordinator", sweep, "--bind", "tcp://127.0.0.1:\(port)", "--progress", "none", "--http",
         "127.0.0.1:0",
       ]
         + Dist.fastTiming, in: dir, name: "coordinator", environment: ["TAILSWEEP_DATA": dir.path])
     let http = liveURL(c)?.port
-    if http == nil { c.stop() }
-    return (c, port, try #require(http, "no live view: \(c.log)"))
+    if http == nil { c.stop(grace: 0) }
+    return (c, port, try #require(http, "no live view: \(c.output)"))
   }
 
   /// The file descriptors of process `pid` open on `file`, with their open flags.
@@ -93,24 +94,25 @@ import Testing
     // 15–40 s alone; 2 min seen with the whole suite running in parallel on 2 cores.
     .timeLimit(.minutes(6)))
   func servePageFollowsARunningSweepInChromium() throws {
-    let dir = try Binary.temporaryDirectory("live")
+    let dir = try TestFiles.temporaryDirectory("live")
     defer { try? FileManager.default.removeItem(at: dir) }
     let sweep = try Self.writeSweep(dir, name: "live")
     let folder = dir.appendingPathComponent("results/live")
     // The view starts before the sweep: it must wait for the store, then follow it.
-    let serve = try DistributedProcess(
-      ["serve", folder.path, "--http", "127.0.0.1:0"], in: dir, name: "serve")
-    defer { serve.stop() }
-    let url = try #require(Self.liveURL(serve), "serve printed no URL:\n\(serve.log)")
+    let serve = try BackgroundProcess(
+      tailsweep: ["serve", folder.path, "--http", "127.0.0.1:0"], in: dir, name: "serve")
+    defer { serve.stop(grace: 0) }
+    let url = try #require(Self.liveURL(serve), "serve printed no URL:\n\(serve.output)")
     let browser = try Chromium(width: 1280, height: 900)
     try browser.navigate(url.absoluteString)
     #expect(
       try browser.string("document.getElementById('progress').textContent").hasPrefix("Waiting"))
 
-    let run = try DistributedProcess(
-      ["run", sweep, "--workers", "1", "--results", "results", "--progress", "none"], in: dir,
+    let run = try BackgroundProcess(
+      tailsweep: ["run", sweep, "--workers", "1", "--results", "results", "--progress", "none"],
+      in: dir,
       name: "run", environment: ["TAILSWEEP_DATA": dir.path])
-    defer { run.stop() }
+    defer { run.stop(grace: 0) }
     let probe = """
       JSON.stringify({finished: document.getElementById('progress').dataset.finished || null,
         polls: document.body.dataset.polls || '0',
@@ -143,7 +145,7 @@ import Testing
       }
       usleep(100_000)
     }
-    #expect(run.wait(1) == 0, "run failed:\n\(run.log)")
+    #expect(run.wait(timeout: 1) == 0, "run failed:\n\(run.output)")
     #expect(servingChecked, "the serve process never had the store open while the sweep ran")
 
     // Progress moved: the page showed several finished counts, ending at all 16 trials.
@@ -224,17 +226,17 @@ import Testing
 
   @Test(.timeLimit(.minutes(3)))
   func runWithHTTPServesTheSweepWhileItRunsAndNeverWritesTheStore() throws {
-    let dir = try Binary.temporaryDirectory("live-http")
+    let dir = try TestFiles.temporaryDirectory("live-http")
     defer { try? FileManager.default.removeItem(at: dir) }
     let sweep = try Self.writeSweep(dir, name: "livehttp", seeds: 2, iterations: 4000)
-    let run = try DistributedProcess(
-      [
+    let run = try BackgroundProcess(
+      tailsweep: [
         "run", sweep, "--workers", "1", "--results", "results", "--progress", "none", "--http",
         "127.0.0.1:0",
       ],
       in: dir, name: "run", environment: ["TAILSWEEP_DATA": dir.path])
-    defer { run.stop() }
-    let url = try #require(Self.liveURL(run), "run printed no live view URL:\n\(run.log)")
+    defer { run.stop(grace: 0) }
+    let url = try #require(Self.liveURL(run), "run printed no live view URL:\n\(run.output)")
     let port = try #require(url.port)
     var finished: Set<Int> = []
     var answered = 0
@@ -250,7 +252,7 @@ import Testing
       }
       usleep(200_000)
     }
-    #expect(run.wait(5) == 0, "run failed:\n\(run.log)")
+    #expect(run.wait(timeout: 5) == 0, "run failed:\n\(run.output)")
     #expect(answered > 0)
     #expect(finished.count >= 2, "finished counts seen over HTTP: \(finished.sorted())")
 
@@ -260,11 +262,11 @@ import Testing
     let before = try Data(contentsOf: file)
     let mtime =
       try FileManager.default.attributesOfItem(atPath: file.path)[.modificationDate] as? Date
-    let serve = try DistributedProcess(
-      ["serve", file.deletingLastPathComponent().path, "--http", "127.0.0.1:0"], in: dir,
+    let serve = try BackgroundProcess(
+      tailsweep: ["serve", file.deletingLastPathComponent().path, "--http", "127.0.0.1:0"], in: dir,
       name: "serve")
-    defer { serve.stop() }
-    let port2 = try #require(Self.liveURL(serve)?.port, "\(serve.log)")
+    defer { serve.stop(grace: 0) }
+    let port2 = try #require(Self.liveURL(serve)?.port, "\(serve.output)")
     let status = try HTTP.get(port: port2, path: "/api/status")
     #expect(status.status == 200)
     let obj = try #require(
@@ -292,7 +294,7 @@ import Testing
       try HTTP.get(port: port2, path: "/api/status", headers: ["Host": "evil.example:80"]).status
         == 403)
     serve.signal(SIGINT)
-    #expect(serve.wait(10) == 0)
+    #expect(serve.wait(timeout: 10) == 0)
     #expect(try Data(contentsOf: file) == before)
     #expect(
       try FileManager.default.attributesOfItem(atPath: file.path)[.modificationDate] as? Date
@@ -301,10 +303,10 @@ import Testing
 
   @Test(.timeLimit(.minutes(3)))
   func coordinatorWithHTTPShowsItsWorkersLeasesAndProgress() throws {
-    let dir = try Binary.temporaryDirectory("live-coord")
+    let dir = try TestFiles.temporaryDirectory("live-coord")
     defer { try? FileManager.default.removeItem(at: dir) }
     let (c, port, http) = try Self.coordinatorWithHTTP(dir, name: "livecoord", iterations: 6000)
-    defer { c.stop() }
+    defer { c.stop(grace: 0) }
     let env = ["TAILSWEEP_DATA": dir.path]
     func status() -> [String: Any]? {
       guard let r = try? HTTP.get(port: http, path: "/api/status"), r.status == 200 else {
@@ -315,19 +317,19 @@ import Testing
     // Before any worker: the sweep's 4 trials, none finished, no worker.
     var first: [String: Any]?
     #expect(
-      Dist.eventually(30) {
+      Processes.waitUntil(timeout: 30, interval: 0.05) {
         first = status()
         return first?["total"] as? Int == 4
       })
     #expect(first?["finished"] as? Int == 0)
     #expect((first?["workers"] as? [Any])?.isEmpty == true)
-    let w = try DistributedProcess(
-      [
+    let w = try BackgroundProcess(
+      tailsweep: [
         "worker", "--connect", "tcp://127.0.0.1:\(port)", "--id", "wlive", "--coordinator-timeout",
         "20",
       ]
         + Dist.fastTiming, in: dir, name: "wlive", environment: env)
-    defer { w.stop() }
+    defer { w.stop(grace: 0) }
     var leases: Set<String> = []
     var finished: Set<Int> = []
     while c.process.isRunning {
@@ -342,7 +344,7 @@ import Testing
       }
       usleep(100_000)
     }
-    #expect(c.wait(5) == 0, "\(c.log)")
+    #expect(c.wait(timeout: 5) == 0, "\(c.output)")
     // Trials take 0.2 s or more each and the view was asked every 0.1 s: it showed the worker
     // holding leases, and the count of finished trials rising.
     #expect(!leases.isEmpty, "no lease of wlive seen")
@@ -354,11 +356,11 @@ import Testing
   /// heartbeat moving, as the coordinator records it about once a second.
   @Test(.timeLimit(.minutes(3)))
   func coordinatorWithHTTPShowsAnIdleWorkersHeartbeat() throws {
-    let dir = try Binary.temporaryDirectory("live-idle")
+    let dir = try TestFiles.temporaryDirectory("live-idle")
     defer { try? FileManager.default.removeItem(at: dir) }
     // 4 trials of 600 000 iterations: far longer than the test (it stops the coordinator).
     let (c, port, http) = try Self.coordinatorWithHTTP(dir, name: "liveidle", iterations: 600_000)
-    defer { c.stop() }
+    defer { c.stop(grace: 0) }
     let env = ["TAILSWEEP_DATA": dir.path]
     func workers() -> [String: [String: Any]] {
       guard let r = try? HTTP.get(port: http, path: "/api/status"), r.status == 200,
@@ -370,27 +372,29 @@ import Testing
       }
       return out
     }
-    func worker(_ id: String, slots: Int) throws -> DistributedProcess {
-      try DistributedProcess(
-        [
+    func worker(_ id: String, slots: Int) throws -> BackgroundProcess {
+      try BackgroundProcess(
+        tailsweep: [
           "worker", "--connect", "tcp://127.0.0.1:\(port)", "--id", id, "--slots", "\(slots)",
           "--coordinator-timeout", "20",
         ] + Dist.fastTiming, in: dir, name: id, environment: env)
     }
     // The busy worker takes all 4 trials first.
     let busy = try worker("wbusy", slots: 4)
-    defer { busy.stop() }
+    defer { busy.stop(grace: 0) }
     #expect(
-      Dist.eventually(60) { (workers()["wbusy"]?["current"] as? [Any])?.count == 4 },
-      "\(c.log)")
+      Processes.waitUntil(timeout: 60, interval: 0.05) {
+        (workers()["wbusy"]?["current"] as? [Any])?.count == 4
+      },
+      "\(c.output)")
     let idle = try worker("widle", slots: 2)
-    defer { idle.stop() }
+    defer { idle.stop(grace: 0) }
     var first: Date?
     var later: Date?
     let iso = ISO8601DateFormatter()
     iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     var seen: [String: Any] = [:]
-    let moved = Dist.eventually(30) {
+    let moved = Processes.waitUntil(timeout: 30, interval: 0.05) {
       guard let w = workers()["widle"], let t = (w["lastHeartbeat"] as? String).flatMap(iso.date)
       else { return false }
       seen = w
@@ -398,7 +402,7 @@ import Testing
       later = t
       return t > first!
     }
-    #expect(moved, "idle worker's heartbeat did not move: \(seen)\n\(c.log)")
+    #expect(moved, "idle worker's heartbeat did not move: \(seen)\n\(c.output)")
     // Idle all along: no lease, active, with the slots it declared.
     #expect((seen["current"] as? [Any])?.isEmpty == true && seen["state"] as? String == "active")
     #expect(seen["slots"] as? Int == 2 && seen["attempts"] as? Int == 0, "\(seen)")
@@ -411,7 +415,7 @@ import Testing
       let browser = try Chromium(width: 1280, height: 900)
       try browser.navigate("http://127.0.0.1:\(http)/")
       var row = ""
-      _ = Dist.eventually(10) {
+      _ = Processes.waitUntil(timeout: 10, interval: 0.05) {
         row =
           (try? browser.string(
             "(document.querySelector('#workers tr[data-worker=\"widle\"]') || {}).innerText || ''"))
@@ -439,7 +443,7 @@ import Testing
 
   @Test(.timeLimit(.minutes(2)))
   func aRemoteAddressNeedsTheFlagAndATokenAndEveryRequestCarriesIt() throws {
-    let dir = try Binary.temporaryDirectory("live-token")
+    let dir = try TestFiles.temporaryDirectory("live-token")
     defer { try? FileManager.default.removeItem(at: dir) }
     // Usage errors: exit 2 with a message naming the flag.
     let noFlag = try Binary.run(["serve", dir.path, "--http", "0.0.0.0:0"])
@@ -454,11 +458,13 @@ import Testing
     #expect(runBad.status == 2, "\(runBad.stderr)")
 
     let token = "0123456789abcdef0123"
-    let serve = try DistributedProcess(
-      ["serve", dir.path, "--http", "0.0.0.0:0", "--http-allow-remote", "--http-token", token],
+    let serve = try BackgroundProcess(
+      tailsweep: [
+        "serve", dir.path, "--http", "0.0.0.0:0", "--http-allow-remote", "--http-token", token,
+      ],
       in: dir, name: "serve")
-    defer { serve.stop() }
-    let port = try #require(Self.liveURL(serve)?.port, "\(serve.log)")
+    defer { serve.stop(grace: 0) }
+    let port = try #require(Self.liveURL(serve)?.port, "\(serve.output)")
     #expect(try HTTP.get(port: port, path: "/api/status").status == 401)
     #expect(try HTTP.get(port: port, path: "/api/status?token=wrong-token-wrong").status == 401)
     #expect(

@@ -1,11 +1,12 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 /// The README's main job in miniature: `tailsweep run` on real MNIST (from `make setup`) with
 /// two local worker processes and the embedded SQLite store, ending with the report.
 @Suite(.serialized) struct MainJobTests {
   @Test func runOnMNISTWritesStoreTablesFiguresAndReport() throws {
-    let dir = try Binary.temporaryDirectory("main-job")
+    let dir = try TestFiles.temporaryDirectory("main-job")
     defer { try? FileManager.default.removeItem(at: dir) }
     let sweep = """
       # Test: the main job in miniature, MNIST subset, 6 trials, seconds on 2 cores.
@@ -21,7 +22,7 @@ import Testing
           set: {noiseType: 0}
       """
     try sweep.write(to: dir.appendingPathComponent("mini.yaml"), atomically: true, encoding: .utf8)
-    let data = Binary.repositoryRoot.appendingPathComponent("data").path
+    let data = TestFiles.repositoryRoot.appendingPathComponent("data").path
     let r = try Binary.run(
       ["run", "mini.yaml", "--workers", "2", "--progress", "plain", "--data", data], in: dir)
     #expect(r.status == 0, "exit \(r.status): \(r.stderr)")

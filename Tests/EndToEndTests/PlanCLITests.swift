@@ -1,4 +1,5 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 /// `tailsweep plan` through the built binary: tables, JSON, and exit status 2 with
@@ -37,7 +38,7 @@ import Testing
 
   /// Writes `files` into a fresh folder and runs `tailsweep plan main` there.
   private func plan(_ files: [String: String], main: String) throws -> Binary.Output {
-    let dir = try Binary.temporaryDirectory("plan-cli")
+    let dir = try TestFiles.temporaryDirectory("plan-cli")
     for (name, text) in files {
       try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 /// Sixteen distinct malformed sweep files through the binary: each exits with status 2 and
@@ -60,7 +61,7 @@ import Testing
   @Test(arguments: cases.indices)
   func malformedSweepExitsTwoWithFileLineKey(index: Int) throws {
     let c = Self.cases[index]
-    let dir = try Binary.temporaryDirectory("plan-bad")
+    let dir = try TestFiles.temporaryDirectory("plan-bad")
     defer { try? FileManager.default.removeItem(at: dir) }
     try c.text.write(to: dir.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
     let r = try Binary.run(["plan", "bad.yaml"], in: dir)
@@ -73,7 +74,7 @@ import Testing
     ["run", "bad.yaml"], ["coordinator", "bad.yaml", "--bind", "tcp://127.0.0.1:0"],
   ])
   func runningABadSweepExitsTwoBeforeAnythingStarts(command: [String]) throws {
-    let dir = try Binary.temporaryDirectory("run-bad")
+    let dir = try TestFiles.temporaryDirectory("run-bad")
     defer { try? FileManager.default.removeItem(at: dir) }
     try (Self.header + "train: {width: 8, eta: 0.1, batchSize: 10}\nlr: 0.1\n").write(
       to: dir.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)

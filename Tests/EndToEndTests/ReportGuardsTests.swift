@@ -1,10 +1,11 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 /// Statistics guards and filters of `report` and `export`, through the built binary.
 @Suite(.serialized) struct ReportGuardsTests {
   @Test func twoSeedsGiveNoIntervalAndPoolingIsNamed() throws {
-    let dir = try Binary.temporaryDirectory("report-guards")
+    let dir = try TestFiles.temporaryDirectory("report-guards")
     defer { try? FileManager.default.removeItem(at: dir) }
     try CommandLineTests.writeTinySweep(dir)
     let run = try Binary.run(["run", "tiny.yaml", "--workers", "1", "--quiet"], in: dir)
@@ -42,7 +43,7 @@ import Testing
   }
 
   @Test func twoDefinitionsOrTwoFoldersInOneReport() throws {
-    let dir = try Binary.temporaryDirectory("report-compare")
+    let dir = try TestFiles.temporaryDirectory("report-compare")
     defer { try? FileManager.default.removeItem(at: dir) }
     for (eta, results) in [(0.1, "a"), (0.2, "b"), (0.2, "a")] {
       try CommandLineTests.writeTinySweep(dir, eta: eta)

@@ -1,4 +1,5 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 /// Key files and plain-text connections through the binary: `keys generate` writes the secret
@@ -18,7 +19,7 @@ import Testing
   }
 
   @Test func keysGenerateWritesAPrivateSecretKeyAndNothingElse() throws {
-    let dir = try Binary.temporaryDirectory("keys")
+    let dir = try TestFiles.temporaryDirectory("keys")
     defer { try? FileManager.default.removeItem(at: dir) }
     let out = dir.appendingPathComponent("k")
     let publicKey = try Self.generate(out)
@@ -36,7 +37,7 @@ import Testing
   }
 
   @Test func keysGenerateIgnoresAPermissiveUmask() throws {
-    let dir = try Binary.temporaryDirectory("keys-umask")
+    let dir = try TestFiles.temporaryDirectory("keys-umask")
     defer { try? FileManager.default.removeItem(at: dir) }
     let out = dir.appendingPathComponent("k")
     let r = try Binary.runProcess(
@@ -49,7 +50,7 @@ import Testing
   }
 
   @Test func keysGenerateNeverOverwrites() throws {
-    let dir = try Binary.temporaryDirectory("keys-exist")
+    let dir = try TestFiles.temporaryDirectory("keys-exist")
     defer { try? FileManager.default.removeItem(at: dir) }
     // A second run into the same folder keeps the first keypair.
     let first = dir.appendingPathComponent("a")
@@ -93,7 +94,7 @@ import Testing
 
   @Test(arguments: [0o644, 0o640, 0o604, 0o620, 0o660, 0o700 | 0o070])
   func workerRefusesASecretKeyOthersCanAccess(mode: Int) throws {
-    let dir = try Binary.temporaryDirectory("keys-mode")
+    let dir = try TestFiles.temporaryDirectory("keys-mode")
     defer { try? FileManager.default.removeItem(at: dir) }
     let server = try Self.generate(dir.appendingPathComponent("server"))
     let keys = dir.appendingPathComponent("worker")
@@ -101,7 +102,7 @@ import Testing
     let secret = keys.appendingPathComponent("secret.key").path
     #expect(chmod(secret, mode_t(mode)) == 0)
     let r = try Binary.run([
-      "worker", "--connect", "tcp://127.0.0.1:\(try ClusterSupport.freePort())",
+      "worker", "--connect", "tcp://127.0.0.1:\(try Processes.freePort())",
       "--server-key=\(server)", "--keys", keys.path, "--coordinator-timeout", "1",
     ])
     #expect(r.status == 2, "exit \(r.status): \(r.stderr)")
@@ -112,7 +113,7 @@ import Testing
 
   @Test(arguments: [0o600, 0o400])
   func workerAcceptsAPrivateSecretKey(mode: Int) throws {
-    let dir = try Binary.temporaryDirectory("keys-private")
+    let dir = try TestFiles.temporaryDirectory("keys-private")
     defer { try? FileManager.default.removeItem(at: dir) }
     let server = try Self.generate(dir.appendingPathComponent("server"))
     let keys = dir.appendingPathComponent("worker")
@@ -120,7 +121,7 @@ import Testing
     #expect(chmod(keys.appendingPathComponent("secret.key").path, mode_t(mode)) == 0)
     // No coordinator: the worker starts and gives up after its coordinator timeout (exit 3).
     let r = try Binary.run([
-      "worker", "--connect", "tcp://127.0.0.1:\(try ClusterSupport.freePort())",
+      "worker", "--connect", "tcp://127.0.0.1:\(try Processes.freePort())",
       "--server-key=\(server)", "--keys", keys.path, "--coordinator-timeout", "0.5",
       "--heartbeat-ms", "100",
     ])
@@ -129,7 +130,7 @@ import Testing
   }
 
   @Test func coordinatorRefusesASecretKeyOthersCanRead() throws {
-    let dir = try Binary.temporaryDirectory("keys-coordinator")
+    let dir = try TestFiles.temporaryDirectory("keys-coordinator")
     defer { try? FileManager.default.removeItem(at: dir) }
     let keys = dir.appendingPathComponent("server")
     let workerKey = try Self.generate(dir.appendingPathComponent("worker"))
@@ -153,7 +154,7 @@ import Testing
 
   @Test func plainTextWorkerToANonLoopbackEndpointNeedsInsecure() throws {
     // 0.0.0.0 is not loopback by name (connecting to it reaches this machine, nothing leaves).
-    let endpoint = "tcp://0.0.0.0:\(try ClusterSupport.freePort())"
+    let endpoint = "tcp://0.0.0.0:\(try Processes.freePort())"
     let refused = try Binary.run(["worker", "--connect", endpoint, "--coordinator-timeout", "0.5"])
     #expect(refused.status == 2, "exit \(refused.status): \(refused.stderr)")
     #expect(refused.stderr.contains("refusing to connect to \(endpoint) in plain text"))
@@ -170,7 +171,7 @@ import Testing
 
     // Loopback needs no flag.
     let loopback = try Binary.run([
-      "worker", "--connect", "tcp://127.0.0.1:\(try ClusterSupport.freePort())",
+      "worker", "--connect", "tcp://127.0.0.1:\(try Processes.freePort())",
       "--coordinator-timeout", "0.5", "--heartbeat-ms", "100",
     ])
     #expect(loopback.status == 3, "exit \(loopback.status): \(loopback.stderr)")
@@ -184,7 +185,7 @@ import Testing
     ("trialTimeout: 1e12", "key 'trialTimeout': trialTimeout must be at most 2592000 seconds"),
   ])
   func planRejectsOutOfRangeRunSettings(setting: String, message: String) throws {
-    let dir = try Binary.temporaryDirectory("plan-run-settings")
+    let dir = try TestFiles.temporaryDirectory("plan-run-settings")
     defer { try? FileManager.default.removeItem(at: dir) }
     try """
     description: d

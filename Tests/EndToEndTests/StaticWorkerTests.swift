@@ -1,5 +1,6 @@
 import Foundation
 import SweepStore
+import TailSweepTestSupport
 import Testing
 
 /// A worker binary built with `--static-swift-stdlib` (scripts/static-worker.sh) runs on a host
@@ -11,7 +12,7 @@ import Testing
 @Suite(
   .serialized,
   .enabled(if: ClusterSupport.isRoot, "needs root: mount and network namespaces"),
-  .enabled(if: ClusterSupport.hasProgram("unshare"), "needs unshare (util-linux)")
+  .enabled(if: Processes.hasProgram("unshare"), "needs unshare (util-linux)")
 )
 struct StaticWorkerTests {
   /// The root of the toolchain whose Swift runtime the debug binary loads
@@ -52,7 +53,7 @@ struct StaticWorkerTests {
 
   @Test(.timeLimit(.minutes(40)))
   func staticWorkerFinishesASweepOnAHostWithoutTheToolchain() throws {
-    let dir = try Binary.temporaryDirectory("static-worker")
+    let dir = try TestFiles.temporaryDirectory("static-worker")
     let prefix = "s\(String(UInt16.random(in: 0x1000...0xffff), radix: 16))-"
     let env = ["TSW_PREFIX": prefix, "TSW_SUBNET": "10.231.9"]
     let hosts = ClusterSupport.script("netns/hosts.sh")
@@ -66,7 +67,7 @@ struct StaticWorkerTests {
     // 1. The static binary. `nice`: the release build yields the cores to tests that run
     // meanwhile and depend on timing.
     let staticBinary = dir.appendingPathComponent("bin/tailsweep").path
-    let script = Binary.repositoryRoot.appendingPathComponent("scripts/static-worker.sh").path
+    let script = TestFiles.repositoryRoot.appendingPathComponent("scripts/static-worker.sh").path
     let started = Date()
     let build = try ClusterSupport.run(
       "/usr/bin/nice", ["-n", "10", script, staticBinary], timeout: 35 * 60)

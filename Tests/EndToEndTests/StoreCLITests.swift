@@ -2,6 +2,7 @@ import Foundation
 import SweepSpec
 import SweepStore
 import TailNet
+import TailSweepTestSupport
 import Testing
 
 /// The store through the built binary: crash safety of commits, `status` and `export`.
@@ -63,7 +64,7 @@ import Testing
   }
 
   @Test func killedProbeLeavesAConsistentStore() throws {
-    let dir = try Binary.temporaryDirectory("store-probe")
+    let dir = try TestFiles.temporaryDirectory("store-probe")
     let db = dir.appendingPathComponent("sweep.sqlite").path
     let count = 300
     var printed = Set<String>()
@@ -95,7 +96,7 @@ import Testing
   }
 
   @Test func statusReadsWhileAProbeWrites() throws {
-    let dir = try Binary.temporaryDirectory("store-live")
+    let dir = try TestFiles.temporaryDirectory("store-live")
     let db = dir.appendingPathComponent("sweep.sqlite").path
     let (p, _, finished) = try startProbe(db, count: 400, killAfter: 3)
     #expect(!finished)
@@ -118,7 +119,7 @@ import Testing
 
   /// A store with a trial in every state, under `results/run1` of a fresh folder.
   private func filledResults() throws -> (dir: URL, db: String, trials: [PlannedTrial]) {
-    let dir = try Binary.temporaryDirectory("store-cli")
+    let dir = try TestFiles.temporaryDirectory("store-cli")
     let folder = dir.appendingPathComponent("results/run1")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     let db = folder.appendingPathComponent("sweep.sqlite").path
@@ -263,7 +264,7 @@ import Testing
     let two = try Binary.run(["status"], in: dir)
     #expect(two.status == 2)
     #expect(two.stderr.contains("results/run1") && two.stderr.contains("results/run2"))
-    let empty = try Binary.temporaryDirectory("store-none")
+    let empty = try TestFiles.temporaryDirectory("store-none")
     let none = try Binary.run(["export"], in: empty)
     #expect(none.status == 2 && none.stderr.contains("./results"))
   }

@@ -1,5 +1,6 @@
 import Foundation
 import SweepStore
+import TailSweepTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -9,10 +10,10 @@ import Testing
 /// Checks before dispatch, errors that are not retried, the sweep's identity and the feedback
 /// of interrupted and resumed runs, through the built binary.
 @Suite(.serialized) struct SweepChecksTests {
-  static let data = Binary.repositoryRoot.appendingPathComponent("data").path
+  static let data = TestFiles.repositoryRoot.appendingPathComponent("data").path
 
   private func folder(_ files: [String: String]) throws -> URL {
-    let dir = try Binary.temporaryDirectory("sweep-checks")
+    let dir = try TestFiles.temporaryDirectory("sweep-checks")
     for (name, text) in files {
       try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
     }
@@ -141,20 +142,20 @@ import Testing
     let empty = dir.appendingPathComponent("empty-data")
     try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
     let endpoint = "ipc://\(dir.path)/c.sock"
-    let coordinator = try DistributedProcess(
-      [
+    let coordinator = try BackgroundProcess(
+      tailsweep: [
         "coordinator", "nodata.yaml", "--bind", endpoint, "--data", empty.path, "--progress",
         "none",
       ] + Dist.fastTiming, in: dir, name: "coordinator")
-    defer { coordinator.stop() }
-    let worker = try DistributedProcess(
-      [
+    defer { coordinator.stop(grace: 0) }
+    let worker = try BackgroundProcess(
+      tailsweep: [
         "worker", "--connect", endpoint, "--id", "w1", "--data", workerData ?? empty.path,
         "--coordinator-timeout", "20",
       ] + Dist.fastTiming, in: dir, name: "w1")
-    defer { worker.stop() }
-    #expect(coordinator.wait(60) == 1, "\(coordinator.log)")
-    checkLog(coordinator.log)
+    defer { worker.stop(grace: 0) }
+    #expect(coordinator.wait(timeout: 60) == 1, "\(coordinator.output)")
+    checkLog(coordinator.output)
     let store = try SweepStore(
       readOnlyPath: dir.appendingPathComponent("results/nodata/sweep.sqlite").path)
     defer { try? store.close() }
@@ -162,7 +163,7 @@ import Testing
   }
 
   @Test func aChangedDefinitionIsANewVersionAndTheDefaultEverywhere() throws {
-    let dir = try Binary.temporaryDirectory("identity")
+    let dir = try TestFiles.temporaryDirectory("identity")
     defer { try? FileManager.default.removeItem(at: dir) }
     try CommandLineTests.writeTinySweep(dir, eta: 0.1)
     let first = try Binary.run(["run", "tiny.yaml", "--workers", "1", "--quiet"], in: dir)
@@ -212,22 +213,22 @@ import Testing
 
   @Test(.timeLimit(.minutes(2)))
   func anInterruptSaysWhereTheSweepStandsAndTheResumeWhatItSkips() throws {
-    let dir = try Binary.temporaryDirectory("interrupt-summary")
+    let dir = try TestFiles.temporaryDirectory("interrupt-summary")
     defer { try? FileManager.default.removeItem(at: dir) }
     let sweep = try Dist.writeSweep(dir, name: "halfway", seeds: 2, slow: true)
-    let run = try DistributedProcess(
-      ["run", sweep, "--workers", "1", "--progress", "none"] + Dist.fastTiming, in: dir,
+    let run = try BackgroundProcess(
+      tailsweep: ["run", sweep, "--workers", "1", "--progress", "none"] + Dist.fastTiming, in: dir,
       name: "run")
-    defer { run.stop() }
+    defer { run.stop(grace: 0) }
     #expect(
-      Dist.eventually(60) {
+      Processes.waitUntil(timeout: 60, interval: 0.05) {
         ((try? Dist.openStore(dir, "halfway").rows(sweepID: nil)) ?? []).contains {
           $0.result != nil
         }
       })
     run.signal(SIGINT)
-    #expect(run.wait(20) == 130, "\(run.log)")
-    let log = run.log
+    #expect(run.wait(timeout: 20) == 130, "\(run.output)")
+    let log = run.output
     let done = try Dist.openStore(dir, "halfway").rows(sweepID: nil).filter { $0.result != nil }
     #expect(
       log.contains("interrupted: \(done.count)/6 done; run the same command again to resume"),
@@ -245,7 +246,7 @@ import Testing
 
 extension SweepChecksTests {
   @Test func planResultsIsADryRunAndSweepsListShowsEveryDefinition() throws {
-    let dir = try Binary.temporaryDirectory("dry-run")
+    let dir = try TestFiles.temporaryDirectory("dry-run")
     defer { try? FileManager.default.removeItem(at: dir) }
     try CommandLineTests.writeTinySweep(dir)
     let fresh = try Binary.run(["plan", "tiny.yaml", "--results", "results"], in: dir)
@@ -293,7 +294,7 @@ extension SweepChecksTests {
 
 extension SweepChecksTests {
   @Test func aDeletedDefinitionLeavesItsTrialsUntilPruned() throws {
-    let dir = try Binary.temporaryDirectory("delete-prune")
+    let dir = try TestFiles.temporaryDirectory("delete-prune")
     defer { try? FileManager.default.removeItem(at: dir) }
     for eta in [0.1, 0.2] {
       try CommandLineTests.writeTinySweep(dir, eta: eta)
@@ -330,7 +331,7 @@ extension SweepChecksTests {
   /// `sweeps archive`: one definition with its trials and results in a store of its own, which
   /// status, report and export read; `--delete` then drops it from the live store.
   @Test func anArchiveHoldsOneDefinitionAndReadsLikeAStore() throws {
-    let dir = try Binary.temporaryDirectory("archive")
+    let dir = try TestFiles.temporaryDirectory("archive")
     defer { try? FileManager.default.removeItem(at: dir) }
     for eta in [0.1, 0.2] {
       try CommandLineTests.writeTinySweep(dir, eta: eta)
@@ -372,7 +373,7 @@ extension SweepChecksTests {
   /// furthest trial and its iteration, not "0.00 trials/s | ETA ?".
   @Test(.timeLimit(.minutes(2)))
   func progressBeforeTheFirstResultNamesTheRunningTrial() throws {
-    let dir = try Binary.temporaryDirectory("progress-first")
+    let dir = try TestFiles.temporaryDirectory("progress-first")
     defer { try? FileManager.default.removeItem(at: dir) }
     try """
     description: "one long trial"
@@ -381,19 +382,22 @@ extension SweepChecksTests {
       evalEvery: 250000}
     seeds: 1
     """.write(to: dir.appendingPathComponent("long.yaml"), atomically: true, encoding: .utf8)
-    let run = try DistributedProcess(
-      ["run", "long.yaml", "--workers", "1", "--progress", "plain"] + Dist.fastTiming, in: dir,
+    let run = try BackgroundProcess(
+      tailsweep: ["run", "long.yaml", "--workers", "1", "--progress", "plain"] + Dist.fastTiming,
+      in: dir,
       name: "run")
-    defer { run.stop() }
+    defer { run.stop(grace: 0) }
     #expect(
-      Dist.eventually(60) { run.log.contains("first result pending: trial ") }, "\(run.log)")
+      Processes.waitUntil(timeout: 60, interval: 0.05) {
+        run.output.contains("first result pending: trial ")
+      }, "\(run.output)")
     #expect(
-      run.log.range(of: #"at iteration \d+/1000000 after \d+ s"#, options: .regularExpression)
+      run.output.range(of: #"at iteration \d+/1000000 after \d+ s"#, options: .regularExpression)
         != nil)
     // Another process sees the lease's progress in the store (recorded about once a second).
     var statusText = ""
     #expect(
-      Dist.eventually(30) {
+      Processes.waitUntil(timeout: 30, interval: 0.05) {
         statusText =
           (try? Binary.run(["status", dir.appendingPathComponent("results").path]).stdout) ?? ""
         return statusText.range(
@@ -403,7 +407,7 @@ extension SweepChecksTests {
     let json = try Binary.run(["status", dir.appendingPathComponent("results").path, "--json"])
     #expect(json.stdout.contains("\"maxIterations\" : 1000000"), "\(json.stdout)")
     run.signal(SIGINT)
-    #expect(run.wait(20) == 130, "\(run.log)")
-    #expect(run.log.contains("interrupted: 0/1 done; run the same command again to resume"))
+    #expect(run.wait(timeout: 20) == 130, "\(run.output)")
+    #expect(run.output.contains("interrupted: 0/1 done; run the same command again to resume"))
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 /// `tailsweep train`, `compress` and `sample` through the built binary.
@@ -37,7 +38,7 @@ import Testing
   }
 
   @Test func savedWeightsGiveTheTrialsPruningRatio() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let w = dir.appendingPathComponent("w.npy").path
     let train = try Binary.run(
@@ -87,7 +88,7 @@ import Testing
   }
 
   @Test func sampleWritesTheNoiseLaw() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let out = dir.appendingPathComponent("x.npy").path
     let r = try Binary.run(["sample", "--alpha", "1.75", "--count", "1000", "--out", out])
@@ -115,7 +116,7 @@ import Testing
   /// `tailsweep sample --alpha 1.75 --count 40 --seed 2025` (values 0–5 and 34–39; the same
   /// record as `StableBatchDeterminismTests.valuesAreTheRecordedOnes`).
   @Test func sampleWritesTheReleaseBuildsBits() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let out = dir.appendingPathComponent("x.npy").path
     let r = try Binary.run([
@@ -168,7 +169,7 @@ import Testing
   }
 
   @Test func compressRejectsMalformedFiles() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let bad = dir.appendingPathComponent("bad.npy")
     try Data("not a numpy file".utf8).write(to: bad)

@@ -1,11 +1,12 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 /// VGG-11-wide (issue 17, method doc §7) through the built binary: `tailsweep train --model
 /// vgg11` on a small Fashion-MNIST subset, its usage errors, and a tiny CNN sweep with its
 /// report. Real data from `make setup`.
 @Suite(.serialized) struct VGGCLITests {
-  static let data = Binary.repositoryRoot.appendingPathComponent("data").path
+  static let data = TestFiles.repositoryRoot.appendingPathComponent("data").path
   static let tiny = [
     "--model", "vgg11", "--channels", "0.03125", "--dataset", "fashion-mnist", "--train-limit",
     "200", "--test-limit", "100", "--eta", "0.1", "--batch-size", "50", "--max-iterations",
@@ -43,7 +44,7 @@ import Testing
   }
 
   @Test func saveWeightsWritesConvolutionsInPyTorchLayout() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let w = dir.appendingPathComponent("vgg.npy").path
     let r = try Binary.run(
@@ -61,7 +62,7 @@ import Testing
   }
 
   @Test func traceWritesEveryStepAndTheInitialWeights() throws {
-    let dir = try Binary.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("t.jsonl").path
     let r = try Binary.run(
@@ -121,7 +122,7 @@ import Testing
   }
 
   @Test func tinyVGGSweepRunsAndReports() throws {
-    let dir = try Binary.temporaryDirectory("vgg-sweep")
+    let dir = try TestFiles.temporaryDirectory("vgg-sweep")
     defer { try? FileManager.default.removeItem(at: dir) }
     let sweep = """
       # Test: a tiny VGG sweep, multiplier 1/32, 200 Fashion-MNIST images, both arms, 2 seeds.

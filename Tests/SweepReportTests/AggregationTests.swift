@@ -1,6 +1,7 @@
 import Foundation
 import SweepStore
 import TailNet
+import TailSweepTestSupport
 import Testing
 
 @testable import SweepReport

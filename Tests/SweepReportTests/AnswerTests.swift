@@ -1,5 +1,6 @@
 import Foundation
 import SweepStore
+import TailSweepTestSupport
 import Testing
 
 @testable import SweepReport
@@ -59,8 +60,7 @@ private func comparison(gain: [Int: Double], cost: Double) -> [TrialRow] {
   let md = try SweepReport.renderTable(rows: rows, format: .markdown)
   #expect(md.hasPrefix("## Answer\n\n- α=1.75 σ=0.5 is more compressible"))
 
-  let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "answer-\(UUID().uuidString.prefix(8))")
+  let dir = try TestFiles.temporaryDirectory("answer")
   defer { try? FileManager.default.removeItem(at: dir) }
   _ = try SweepReport.write(rows: rows, to: dir)
   let report = try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8)

@@ -1,6 +1,7 @@
 import Foundation
 import SweepStore
 import TailNet
+import TailSweepTestSupport
 import Testing
 
 @testable import SweepReport
@@ -71,8 +72,7 @@ import Testing
 }
 
 @Test func writeProducesTablesFiguresAndIndex() throws {
-  let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "report-\(UUID().uuidString)")
+  let dir = try TestFiles.temporaryDirectory("report")
   defer { try? FileManager.default.removeItem(at: dir) }
   let s = try SweepReport.write(rows: Fixture.sweep, to: dir, by: nil)
   #expect(s.groups == 4 && s.totals.total == 15)

@@ -1,5 +1,6 @@
 import Foundation
 import SweepRuntime
+import TailSweepTestSupport
 import Testing
 
 @testable import SweepSpec
@@ -9,18 +10,9 @@ import Testing
 /// networks (issue 17): the quickstart sweep's trial ids, and the complete results of a few of
 /// its trials, equal values recorded before any change for CNNs (commit 39783bd).
 @Suite struct FCNIdentityTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent()
-
-  static var dataDirectory: URL {
-    if let e = ProcessInfo.processInfo.environment["TAILSWEEP_DATA"], !e.isEmpty {
-      return URL(fileURLWithPath: e)
-    }
-    return repository.appendingPathComponent("data")
-  }
-
   static func quickstart() throws -> Sweep {
-    try SweepLoader.load(path: repository.appendingPathComponent("sweeps/quickstart.yaml").path)
+    try SweepLoader.load(
+      path: TestFiles.repositoryRoot.appendingPathComponent("sweeps/quickstart.yaml").path)
   }
 
   /// SHA-256 of the quickstart's 60 trial ids, sorted, one per line (recorded at 39783bd).
@@ -43,7 +35,7 @@ import Testing
   static let recordedCore =
     BLASThreads.configuration.contains("0.3.21") && BLASThreads.configuration.contains(" Zen ")
   static let haveMNIST = FileManager.default.fileExists(
-    atPath: dataDirectory.appendingPathComponent("mnist/train-images-idx3-ubyte").path)
+    atPath: TestFiles.dataDirectory.appendingPathComponent("mnist/train-images-idx3-ubyte").path)
 
   /// (width, α, σ, seed) of the quickstart trials checked → SHA-256 of the canonical JSON of
   /// the whole result (wall time zeroed), recorded at 39783bd.
@@ -59,7 +51,7 @@ import Testing
   func quickstartResultsAreTheRecordedOnes() throws {
     BLASThreads.set(1)
     let trials = try Self.quickstart().trials
-    let executor = TrialExecutor(dataDirectory: Self.dataDirectory)
+    let executor = TrialExecutor(dataDirectory: TestFiles.dataDirectory)
     let picks: [(width: Int, alpha: Double, sigma: Double, seed: UInt64)] = [
       (32, 1.75, 0.003, 1), (32, 2, 0, 1), (32, 2, 0.003, 2),
     ]

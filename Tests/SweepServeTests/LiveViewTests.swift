@@ -2,48 +2,23 @@ import Foundation
 import SweepSpec
 import SweepStore
 import TailNet
+import TailSweepTestSupport
 import Testing
 
 @testable import SweepServe
 
 /// The live view's snapshots, against a real SQLite store that a writer (as a coordinator
-/// would) keeps open and changes between calls.
-private enum Store {
-  static func config(width: Int, sigma: Double, seed: UInt64) -> TrialConfig {
-    TrialConfig(
-      dataset: DatasetSpec(name: "synthetic"), width: width, depth: 1, eta: 0.1, batchSize: 50,
-      alpha: sigma == 0 ? 2 : 1.75, sigma: sigma, noiseType: sigma == 0 ? .none : .perNeuron,
-      targetAccuracy: 0.9, maxIterations: 500, evalEvery: 100, budget: 0.1, seed: seed)
-  }
-
-  static func result(_ c: TrialConfig, pruning: Double) -> TrialResult {
-    let e = EvalPoint(
-      iteration: 200, trainLoss: 0.1, trainAccuracy: 0.92, testLoss: 0.2, testAccuracy: 0.9)
-    let tail = TailIndexEstimate(hill: 1.6, hillK: 10, other: 1.4, otherName: "moment")
-    let layer = LayerCompression(
-      rows: c.width, columns: 20, prunedRows: Int(pruning * Double(c.width)),
-      squaredRelativeError: 0.09,
-      errorCurve: [0.01, 0.1, 0.5].map { ErrorCurvePoint(kept: $0, relativeError: 1 - $0) },
-      tailIndexNorms: tail, tailIndexEntries: tail)
-    let compression = CompressionReport(
-      budget: 0.1, pruningRatio: pruning, layers: [layer], unpruned: e, pruned: e,
-      fixedRatioCurve: [0, 0.5, 1].map {
-        FixedRatioPoint(pruned: $0, testAccuracy: 0.9 - 0.4 * $0, testLoss: 1)
-      })
-    let training = TrainingSummary(
-      stopReason: .reachedTarget, iterations: 200, wallSeconds: 1, final: e,
-      history: [
-        EvalPoint(iteration: 0, trainLoss: 2, trainAccuracy: 0.5, testLoss: 2, testAccuracy: 0.5),
-        e,
-      ])
-    return TrialResult(config: c, training: training, compression: compression, datasetHash: nil)
-  }
+/// would) keeps open and changes between calls. Its results: `Fixture.compactResult` with the
+/// moment estimator beside Hill, and the unpruned evaluation as the pruned one.
+private func liveResult(_ c: TrialConfig, pruning: Double) -> TrialResult {
+  Fixture.compactResult(
+    c, pruning: pruning,
+    tail: TailIndexEstimate(hill: 1.6, hillK: 10, other: 1.4, otherName: "moment"),
+    pruned: Fixture.compactFinal)
 }
 
 @Test func snapshotsFollowAWriterAndSayWhatIsRunningFailedAndDone() throws {
-  let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "serve-\(UUID().uuidString.prefix(8))")
-  try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+  let dir = try TestFiles.temporaryDirectory("serve")
   defer { try? FileManager.default.removeItem(at: dir) }
   let clock = Date(timeIntervalSince1970: 1_800_000_000)
   let view = LiveView(
@@ -58,7 +33,7 @@ private enum Store {
   let store = try SweepStore(path: dir.appendingPathComponent("sweep.sqlite").path)
   defer { try? store.close() }
   let configs = [0.0, 0.5].flatMap { s in
-    (1...2).map { Store.config(width: 32, sigma: s, seed: $0) }
+    (1...2).map { Fixture.grid(width: 32, sigma: s, seed: $0) }
   }
   let ids = configs.map { TrialID(config: $0) }
   _ = try store.beginSweep(
@@ -71,7 +46,7 @@ private enum Store {
   // Trial 0 committed after 10 s, trial 1 running on w2, trial 2 failed once, trial 3 pending.
   try store.attemptStarted(trial: ids[0], attempt: 1, worker: "w1", host: "h1", at: start)
   _ = try store.commit(
-    trial: ids[0], attempt: 1, worker: "w1", result: Store.result(configs[0], pruning: 0.1),
+    trial: ids[0], attempt: 1, worker: "w1", result: liveResult(configs[0], pruning: 0.1),
     at: start.addingTimeInterval(10))
   try store.attemptStarted(
     trial: ids[1], attempt: 1, worker: "w2", host: "h2", at: start.addingTimeInterval(12))
@@ -143,11 +118,11 @@ private enum Store {
 
   // A new commit changes the version; the paired answer appears once noisy and plain pair.
   _ = try store.commit(
-    trial: ids[1], attempt: 1, worker: "w2", result: Store.result(configs[1], pruning: 0.12),
+    trial: ids[1], attempt: 1, worker: "w2", result: liveResult(configs[1], pruning: 0.12),
     at: start.addingTimeInterval(20))
   try store.attemptStarted(trial: ids[2], attempt: 2, worker: "w1", host: "h1", at: start)
   _ = try store.commit(
-    trial: ids[2], attempt: 2, worker: "w1", result: Store.result(configs[2], pruning: 0.4),
+    trial: ids[2], attempt: 2, worker: "w1", result: liveResult(configs[2], pruning: 0.4),
     at: start.addingTimeInterval(21))
   let s2 = view.snapshot()
   #expect(s2.version != s1.version && s2.tablesVersion != s1.tablesVersion)
@@ -166,7 +141,7 @@ private enum Store {
   for part in ["id=\"config\"", "id=\"attempts\"", "Training curve", "Pruning curve", "err(κ)"] {
     #expect(page.contains(part), "trial page lacks \(part)")
   }
-  #expect(view.trial(TrialID(config: Store.config(width: 7, sigma: 0, seed: 9))) == nil)
+  #expect(view.trial(TrialID(config: Fixture.grid(width: 7, sigma: 0, seed: 9))) == nil)
 }
 
 @Test func addressesAreParsedAndRemoteOnesNeedTheFlagAndAToken() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import TailNet
+import TailSweepTestSupport
 import Testing
 
 @testable import SweepSpec
@@ -304,8 +305,7 @@ import Testing
   }
 
   @Test func theRepositorySweepsAreValid() throws {
-    let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-      .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("sweeps")
+    let dir = TestFiles.repositoryRoot.appendingPathComponent("sweeps")
     let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
       .filter { $0.hasSuffix(".yaml") }
     #expect(files.contains("quickstart.yaml"))

@@ -1,4 +1,5 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 @testable import SweepSpec
@@ -8,9 +9,7 @@ struct Fixtures {
   let directory: URL
 
   init() throws {
-    directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "sweepspec-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    directory = try TestFiles.temporaryDirectory("sweepspec")
   }
 
   /// Writes `text` to `name` (subfolders are created) and returns its path.

@@ -2,6 +2,7 @@ import Foundation
 import SweepSpec
 import SweepStore
 import TailNet
+import TailSweepTestSupport
 
 /// Small, deterministic inputs for store tests.
 enum Fixtures {
@@ -72,10 +73,7 @@ enum Fixtures {
 
   /// A fresh temporary folder and the path of a store file in it.
   static func storePath() throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "sweepstore-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.appendingPathComponent("sweep.sqlite").path
+    try TestFiles.temporaryDirectory("sweepstore").appendingPathComponent("sweep.sqlite").path
   }
 
   /// Runs a whole attempt: lease then commit.

@@ -2,22 +2,15 @@ import Foundation
 import GRDB
 import TailMath
 import TailNet
+import TailSweepTestSupport
 import Testing
 
 @testable import SweepStore
 
 // The store's hand-written texts on the commit path (StoreText.swift) against what they replace.
 
-/// SplitMix64 with a fixed seed.
-private struct Draw {
-  var mix: SplitMix64
-  init(state: UInt64) { mix = SplitMix64(seed: state) }
-  mutating func next() -> UInt64 { mix.next() }
-  mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}
-
 @Test func datesAreTheTextGRDBStores() {
-  var d = Draw(state: 0xDA7E)
+  var d = SimRandom(state: 0xDA7E)
   var dates = [
     Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: -0.0005),
     Date(timeIntervalSince1970: 951_782_400),  // 2000-02-29
@@ -41,7 +34,7 @@ private struct Draw {
 }
 
 @Test func trainingJSONDecodesToTheSameSummaryAsJSONEncoderText() throws {
-  var d = Draw(state: 0x7A1)
+  var d = SimRandom(state: 0x7A1)
   func number() -> Double {
     switch d.next() % 10 {
     case 0: return .infinity
@@ -87,7 +80,7 @@ private struct Draw {
 }
 
 @Test func configJSONDecodesToTheSameConfig() throws {
-  var d = Draw(state: 0xC0F)
+  var d = SimRandom(state: 0xC0F)
   func maybe<T>(_ v: T) -> T? { d.next() & 1 == 0 ? nil : v }
   let names = ["synthetic", "mnist", "ucr/ECG5000", "a\"b\\c/d\n\u{1}é✗"]
   for i in 0..<400 {

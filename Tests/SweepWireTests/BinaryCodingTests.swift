@@ -1,5 +1,6 @@
 import SweepSpec
 import TailNet
+import TailSweepTestSupport
 import Testing
 
 @testable import SweepWire
@@ -67,14 +68,7 @@ private func hotMessages() -> [WireMessage] {
 /// Untrusted bytes never trap: every proper prefix of every hot message, and 2000 seeded
 /// single-byte mutations of each, decode to an error or to some message, never a crash.
 @Test func truncatedAndMutatedBodiesAreErrorsNotCrashes() {
-  var state: UInt64 = 0x5EED
-  func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  var random = SimRandom(state: 0x5EED)
   for m in hotMessages() {
     let frames = WireCodec.encode(m)
     let body = frames[2]
@@ -87,7 +81,7 @@ private func hotMessages() -> [WireMessage] {
     guard !body.isEmpty else { continue }
     for _ in 0..<2000 {
       var b = body
-      b[Int(next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: next())
+      b[Int(random.next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: random.next())
       _ = try? WireCodec.decode([frames[0], frames[1], b])
     }
   }

@@ -1,27 +1,15 @@
 import SweepSpec
+import TailSweepTestSupport
 import Testing
 
 @testable import SweepWire
-
-/// SplitMix64: a fixed-seed source for the model-based test below.
-private struct Mix {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
 
 /// Model-based: random inserts, removals, avoid sets and takes against a sorted array with the
 /// scheduler's old linear rules (first trial in order that accepts the worker, else the first
 /// that the fallback accepts). 200 seeds × 400 operations over 1–40 trials.
 @Test func pendingQueueMatchesTheLinearModel() {
   for seed in 0..<200 {
-    var r = Mix(state: UInt64(seed))
+    var r = SimRandom(state: UInt64(seed))
     let n = 1 + r.below(40)
     let ids = (0..<n).map { tid($0) }
     var q = PendingQueue(ordered: ids)

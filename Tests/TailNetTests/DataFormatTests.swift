@@ -1,4 +1,5 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 @testable import TailNet
@@ -11,7 +12,7 @@ import Testing
   // MARK: IDX
 
   @Test func smallIDXSetLoadsAndIsCachedAndMapped() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     try S.writeSmallIDXSet(in: dir)
     let catalog = DataCatalog(directory: dir)
@@ -36,7 +37,7 @@ import Testing
   }
 
   @Test func concurrentFirstLoadsConvertOnceAndAgree() async throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     try S.writeSmallIDXSet(in: dir, name: "fashion-mnist", train: 20, test: 5)
     let catalog = DataCatalog(directory: dir)
@@ -59,7 +60,7 @@ import Testing
   }
 
   @Test func truncatedIDXNamesFileAndProblem() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     try S.writeSmallIDXSet(in: dir)
     let f = dir.appendingPathComponent("mnist/train-images-idx3-ubyte")
@@ -74,7 +75,7 @@ import Testing
   }
 
   @Test func wrongIDXMagicNamesFileAndProblem() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     try S.writeSmallIDXSet(in: dir)
     let f = dir.appendingPathComponent("mnist/t10k-labels-idx1-ubyte")
@@ -85,7 +86,7 @@ import Testing
   }
 
   @Test func imageLabelCountMismatchNamesFileAndProblem() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     try S.writeSmallIDXSet(in: dir)
     let f = dir.appendingPathComponent("mnist/train-labels-idx1-ubyte")
@@ -97,7 +98,7 @@ import Testing
   }
 
   @Test func idxLabelOutOfRangeNamesFileAndProblem() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     try S.writeSmallIDXSet(in: dir)
     let f = dir.appendingPathComponent("mnist/train-labels-idx1-ubyte")
@@ -109,7 +110,7 @@ import Testing
   }
 
   @Test func extraIDXBytesAreRefused() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     try S.writeSmallIDXSet(in: dir)
     let f = dir.appendingPathComponent("mnist/t10k-images-idx3-ubyte")
@@ -119,7 +120,7 @@ import Testing
   }
 
   @Test func missingFilesSayToRunSetup() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     let catalog = DataCatalog(directory: dir)
     let m = S.loadError(catalog, DatasetSpec(name: "mnist"))
@@ -137,7 +138,7 @@ import Testing
   // MARK: UCR
 
   @Test func ucrTextFormatWithMixedSeparatorsAndNumericLabels() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     let folder = dir.appendingPathComponent("ucr/Toy")
     try S.write(
@@ -164,7 +165,7 @@ import Testing
   }
 
   @Test func raggedUCRRowsNameFileAndLine() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     let folder = dir.appendingPathComponent("ucr/Rag")
     let train = folder.appendingPathComponent("Rag_TRAIN.tsv")
@@ -189,7 +190,7 @@ import Testing
   }
 
   @Test func nonNumericAndMissingUCRValuesNameFileAndValue() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     let folder = dir.appendingPathComponent("ucr/Bad")
     let train = folder.appendingPathComponent("Bad_TRAIN.ts")
@@ -209,7 +210,7 @@ import Testing
   }
 
   @Test func undeclaredTSLabelIsOutOfRange() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     let folder = dir.appendingPathComponent("ucr/Lab")
     try S.write(
@@ -228,7 +229,7 @@ import Testing
   }
 
   @Test func cifar10ReaderOnGeneratedFiles() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     let folder = dir.appendingPathComponent("cifar10")
     try S.write(
@@ -263,7 +264,7 @@ import Testing
   }
 
   @Test func cifar100UsesFineLabels() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     let folder = dir.appendingPathComponent("cifar-100-binary")
     try S.write(
@@ -279,7 +280,7 @@ import Testing
   }
 
   @Test func badCIFARSizeAndLabelNameFileAndProblem() throws {
-    let dir = try S.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory("tailsweep-data")
     defer { try? FileManager.default.removeItem(at: dir) }
     let folder = dir.appendingPathComponent("cifar10")
     let train = folder.appendingPathComponent("data_batch_1.bin")

@@ -1,26 +1,19 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 @testable import TailNet
 
-/// Where the real data is: `$TAILSWEEP_DATA`, else `<repo>/data` (from this file's path).
+/// Files of the data-reader tests: the real data (`TestFiles.dataDirectory`), small IDX sets.
 enum DataTestSupport {
   struct MissingData: Error, CustomStringConvertible {
     var description: String
   }
 
-  static var dataDirectory: URL {
-    if let e = ProcessInfo.processInfo.environment["TAILSWEEP_DATA"], !e.isEmpty {
-      return URL(fileURLWithPath: e)
-    }
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("data")
-  }
-
   /// The real data folder; throws (the test fails, it is not skipped) telling to run
   /// `make setup` when the files setup makes are not there.
   static func realCatalog(needs relative: String) throws -> DataCatalog {
-    let dir = dataDirectory
+    let dir = TestFiles.dataDirectory
     let file = dir.appendingPathComponent(relative)
     guard FileManager.default.fileExists(atPath: file.path) else {
       let message =
@@ -28,14 +21,6 @@ enum DataTestSupport {
       throw MissingData(description: message)
     }
     return DataCatalog(directory: dir)
-  }
-
-  /// A fresh empty folder under the system temporary folder.
-  static func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "tailsweep-data-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
   }
 
   static func write(_ bytes: [UInt8], to url: URL) throws {

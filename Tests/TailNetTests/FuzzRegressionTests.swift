@@ -1,4 +1,5 @@
 import Foundation
+import TailSweepTestSupport
 import Testing
 
 @testable import TailNet
@@ -12,7 +13,7 @@ private func cacheFile(header: String, payload: [UInt8]) throws -> URL {
   var bytes = Array(header.utf8)
   bytes += [UInt8](repeating: 0, count: BinaryCache.headerSize - bytes.count)
   bytes += payload
-  let url = try DataTestSupport.temporaryDirectory().appendingPathComponent("cache.f32")
+  let url = try TestFiles.temporaryDirectory("tailsweep-data").appendingPathComponent("cache.f32")
   try DataTestSupport.write(bytes, to: url)
   return url
 }
@@ -67,7 +68,7 @@ private func header(rows: String, columns: String) -> String {
   }
   #expect(error?.problem.contains("more than can be addressed") == true)
   // The same header as a file, through the public catalog.
-  let dir = try DataTestSupport.temporaryDirectory()
+  let dir = try TestFiles.temporaryDirectory("tailsweep-data")
   try DataTestSupport.writeSmallIDXSet(in: dir)
   try DataTestSupport.write(
     bytes, to: dir.appendingPathComponent("mnist/train-images-idx3-ubyte"))

@@ -5,38 +5,9 @@ import SweepSpec
 import SweepWire
 import TailNet
 
-// Fixtures and an in-process cluster: one CoordinatorCore and several WorkerMachines over an
-// in-memory network, with a fake clock. Written once, used by the runtime tests and the
-// model-based property test.
-
-/// `n` distinct, real trial configurations (synthetic data) and their real ids.
-public func sampleTrials(_ n: Int) -> [CoordinatorTrial] {
-  (0..<n).map { i in
-    let config = TrialConfig(
-      dataset: DatasetSpec(name: "synthetic", trainSize: 100, testSize: 50), width: 8 + i,
-      eta: 0.1, batchSize: 10, maxIterations: 100)
-    return CoordinatorTrial(
-      id: TrialID(config: config), config: config, cost: Double(n - i), previousAttempts: 0)
-  }
-}
-
-/// The data-set hash the simulated workers report (and the coordinator expects).
-public let simulatedDataHash = String(repeating: "ab", count: 32)
-
-/// A valid, deterministic result for `config` (what a bit-reproducible trial returns).
-public func simulatedResult(_ config: TrialConfig, dataHash: String = simulatedDataHash)
-  -> TrialResult
-{
-  let acc = 0.5 + Double(config.width % 40) / 100
-  let eval = EvalPoint(
-    iteration: 100, trainLoss: 0.5, trainAccuracy: acc, testLoss: 0.6, testAccuracy: acc - 0.05)
-  return TrialResult(
-    config: config,
-    training: TrainingSummary(
-      stopReason: .maxIterations, iterations: 100, wallSeconds: 1.5, final: eval,
-      history: [eval]),
-    compression: nil, datasetHash: dataHash)
-}
+// An in-process cluster: one CoordinatorCore and several WorkerMachines over an in-memory
+// network, with a fake clock, used by the runtime tests and the model-based property test. Its
+// trials and results are in Trials.swift, its random source in Random.swift.
 
 /// A logger that drops everything (tests assert on state, not on log lines).
 public func quietLogger() -> Logger {
@@ -184,25 +155,6 @@ public final class InMemoryLedger: CoordinatorLedger {
   public func attemptCount(_ trial: TrialID) -> Int {
     attempts.keys.filter { $0.trial == trial }.map(\.attempt).max() ?? 0
   }
-}
-
-/// A deterministic random source (SplitMix64) for fault schedules.
-public struct SimRandom {
-  var state: UInt64
-  public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  /// Uniform in [0, 1).
-  public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-  /// Uniform in 0..<n.
-  public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-  /// True with probability p.
-  public mutating func chance(_ p: Double) -> Bool { unit() < p }
 }
 
 /// One simulated worker process: its machine, its trials (each finishes `trialSeconds` after
