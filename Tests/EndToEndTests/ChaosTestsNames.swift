@@ -8,7 +8,7 @@ import TailSweepTestSupport
 typealias Binary = TailSweepTestSupport.Binary
 
 extension TailSweepTestSupport.Binary {
-  static func temporaryDirectory(_ prefix: String) throws -> URL {
+  static func temporaryDirectory(_ prefix: String = "tailsweep-test") throws -> URL {
     try TestFiles.temporaryDirectory(prefix)
   }
 }
