@@ -25,6 +25,10 @@ public struct SchedulerSettings: Hashable, Sendable {
   /// SHA-256 of each data set as the coordinator's host has it (`DataCatalog`): a result whose
   /// `datasetHash` differs is refused (`wrong_data`). Data sets not listed are not checked.
   public var datasetHashes: [String: String] = [:]
+  /// Data sets generated in memory (`synthetic`): no files, so no hash. Unless `datasetHashes`
+  /// names one, a result for them must carry no hash; one that does is refused (`wrong_data`)
+  /// like a hash that differs (else a forged hash would be stored as the trial's).
+  public var hashlessDatasets: Set<String> = ["synthetic"]
   /// This coordinator process's epoch (a random number): assignments carry it with a sequence
   /// number, and workers report the highest they saw, so lost assignments are found.
   public var epoch: UInt64 = 1
@@ -616,14 +620,18 @@ public struct Scheduler: Sendable {
           lease: lease)
       }
     }
-    if !settings.nullTrials, let expected = settings.datasetHashes[result.config.dataset.name],
-      result.datasetHash != expected
-    {
+    // The hash the coordinator expects: its own, or none for data generated in memory.
+    let name = result.config.dataset.name
+    let expected: String?? =
+      settings.datasetHashes[name].map { .some($0) }
+      ?? (settings.hashlessDatasets.contains(name) ? .some(nil) : nil)
+    if !settings.nullTrials, let expected, result.datasetHash != expected {
       let host = workers[w]?.host ?? "unknown host"
       return RejectBody(
         code: .wrongData,
-        message: "worker \(w) on \(host) has other data for \(result.config.dataset.name): "
-          + "sha256 \(result.datasetHash ?? "none") there, \(expected) on the coordinator; "
+        message: "worker \(w) on \(host) has other data for \(name): "
+          + "sha256 \(result.datasetHash ?? "none") there, "
+          + "\(expected ?? "none (generated in memory)") on the coordinator; "
           + "give the worker the same data folder (tailsweep data list shows the hashes)",
         lease: lease)
     }
