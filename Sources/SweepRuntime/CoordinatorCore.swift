@@ -118,8 +118,15 @@ public struct CoordinatorTrial: Sendable {
   public var cost: Double
   /// Attempts already in the store.
   public var previousAttempts: Int
+  /// The lease that was running when the previous coordinator stopped, and its worker (the
+  /// trial is held for it a while: `SchedulerSettings.interruptedHold`).
+  public var interrupted: InterruptedLease?
   /// Creates a trial entry.
-  public init(id: TrialID, config: TrialConfig, cost: Double, previousAttempts: Int) {
+  public init(
+    id: TrialID, config: TrialConfig, cost: Double, previousAttempts: Int,
+    interrupted: InterruptedLease? = nil
+  ) {
+    self.interrupted = interrupted
     self.id = id
     self.config = config
     self.cost = cost
@@ -183,7 +190,8 @@ public final class CoordinatorCore {
     self.scheduler = Scheduler(
       trials: trials.map {
         SchedulerTrial(
-          id: $0.id, cost: $0.cost, previousAttempts: $0.previousAttempts, config: $0.config)
+          id: $0.id, cost: $0.cost, previousAttempts: $0.previousAttempts, config: $0.config,
+          interrupted: $0.interrupted)
       }, settings: settings)
     self.ledger = ledger
     self.transport = transport

@@ -41,6 +41,13 @@ public struct SchedulerSettings: Hashable, Sendable {
     self.trialTimeout = trialTimeout
   }
 
+  /// Seconds a trial whose lease was running when the previous coordinator stopped is held
+  /// for that lease's worker, from this scheduler's first event, before it is handed out
+  /// again: time for the worker to notice the restart, reconnect (with backoff) and report
+  /// the lease it still computes. A worker that registers without reporting the lease keeps
+  /// the trial one worker deadline more (for the result it resends after registering).
+  public var interruptedHold = 10.0
+
   /// Seconds of silence after which a worker is declared dead.
   public var workerDeadline: Double { heartbeatInterval * Double(liveness) }
 }
@@ -56,12 +63,33 @@ public struct SchedulerTrial: Hashable, Sendable {
   /// The trial's configuration: results must carry a config that hashes to `id`. Nil only in
   /// tests that use made-up ids (then the config check is skipped).
   public var config: TrialConfig?
+  /// The lease that was running when the previous coordinator stopped, and its worker: the
+  /// trial is held for that worker for `SchedulerSettings.interruptedHold` seconds.
+  public var interrupted: InterruptedLease?
   /// Creates a trial entry.
-  public init(id: TrialID, cost: Double, previousAttempts: Int = 0, config: TrialConfig? = nil) {
+  public init(
+    id: TrialID, cost: Double, previousAttempts: Int = 0, config: TrialConfig? = nil,
+    interrupted: InterruptedLease? = nil
+  ) {
     self.id = id
     self.cost = cost
+    self.interrupted = interrupted
     self.previousAttempts = previousAttempts
     self.config = config
+  }
+}
+
+/// A lease the previous coordinator recorded as running when it stopped (its attempt row was
+/// still open in the store), and the worker it was given to.
+public struct InterruptedLease: Hashable, Sendable {
+  /// The lease.
+  public var lease: Lease
+  /// Its worker.
+  public var worker: WorkerID
+  /// Creates a record.
+  public init(lease: Lease, worker: WorkerID) {
+    self.lease = lease
+    self.worker = worker
   }
 }
 
@@ -205,6 +233,10 @@ public struct Scheduler: Sendable {
   var stopping = false
   var finishedAnnounced = false
   var lastDrained = -Double.infinity
+  /// Trials held for the worker of their interrupted lease (`SchedulerTrial.interrupted`)
+  /// until it registers, and until when (set at the first event).
+  var presumed: [TrialID: Double] = [:]
+  var clockStarted = false
   var counts = (running: 0, done: 0, failed: 0, held: 0)
   /// Trials leased or held now (what `expire` looks at), and the held ones per worker: kept
   /// by `setStatus`, so no event walks every trial.
@@ -229,6 +261,15 @@ public struct Scheduler: Sendable {
       return ca != cb ? ca > cb : a < b
     }
     queue = PendingQueue(ordered: ids)
+    // Trials whose lease was running when the previous coordinator stopped: held for that
+    // lease's worker (the clock starts at the first event).
+    for t in trials {
+      guard let i = t.interrupted, i.lease.trial == t.id, presumed[t.id] == nil,
+        i.lease.attempt < (self.trials[t.id]?.firstAttemptThisRun ?? 0)
+      else { continue }
+      setStatus(t.id, .held(i.lease, i.worker, since: 0))
+      presumed[t.id] = .infinity
+    }
   }
 
   // MARK: Queries
@@ -289,6 +330,15 @@ public struct Scheduler: Sendable {
   /// Applies `event` at time `now` and returns the actions to perform, in order.
   public mutating func handle(_ event: SchedulerEvent, now: Double) -> [SchedulerAction] {
     var out: [SchedulerAction] = []
+    if !clockStarted {
+      clockStarted = true
+      for id in presumed.keys.sorted() {
+        presumed[id] = now + settings.interruptedHold
+        if case .held(let l, let w, _)? = trials[id]?.status {
+          setStatus(id, .held(l, w, since: now))
+        }
+      }
+    }
     switch event {
     case .ready(let w, let body):
       if body.nullTrials != settings.nullTrials {
@@ -520,6 +570,18 @@ public struct Scheduler: Sendable {
     into out: inout [SchedulerAction]
   ) {
     guard var worker = workers[w] else { return }
+    if fresh {
+      // Registered: an interrupted lease it reports stays held (an ordinary hold now); one it
+      // does not report stays held one deadline more, for the result it resends right after
+      // its `ready` (it finished the trial while no coordinator listened).
+      for id in (heldBy[w] ?? []).sorted() where presumed[id] != nil {
+        if case .held(let hl, _, _)? = trials[id]?.status, state.running.contains(hl) {
+          presumed[id] = nil
+        } else {
+          presumed[id] = now + settings.workerDeadline
+        }
+      }
+    }
     worker.reportedFree = state.credits
     let seen = state.epoch == settings.epoch ? state.seen : 0
     worker.seen = fresh ? seen : max(worker.seen, seen)
@@ -564,7 +626,9 @@ public struct Scheduler: Sendable {
     }
     // Trials held for this worker that it no longer reports go back to the queue.
     for id in (heldBy[w] ?? []).sorted() {
-      if case .held(let hl, _, _)? = trials[id]?.status, !reported.contains(hl) {
+      if case .held(let hl, _, _)? = trials[id]?.status, !reported.contains(hl),
+        presumed[id] == nil
+      {
         setStatus(id, .pending)
         out.append(.requeue(id, reason: "worker \(w) no longer computes \(hl)"))
       }
@@ -765,6 +829,16 @@ public struct Scheduler: Sendable {
         drop(w, outcome: .lost, error: "worker \(w) \(reason)", now: now, into: &out)
         out.append(.workerLost(w, reason: reason))
       }
+    }
+    for (id, until) in presumed.sorted(by: { $0.key < $1.key }) where now >= until {
+      presumed[id] = nil
+      guard case .held(let l, let w, _)? = trials[id]?.status else { continue }
+      setStatus(id, .pending)
+      out.append(
+        .requeue(
+          id,
+          reason: "worker \(w) did not come back within \(rounded(settings.interruptedHold)) s "
+            + "to report lease \(l) of the interrupted run"))
     }
     var expired: [(TrialID, Lease, WorkerID)] = []
     var heldTooLong: [(TrialID, Lease, WorkerID)] = []
