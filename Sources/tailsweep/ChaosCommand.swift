@@ -48,6 +48,12 @@ struct Chaos: ParsableCommand {
   @Option(help: "Hostile peer flood: messages it sends (0 turns the flood off).")
   var floodFrames: Int = 5000
   @Option(help: "Hostile peer flood: seconds it sends them in.") var floodSeconds: Double = 1
+  @Option(
+    help: ArgumentHelp(
+      "Inject only these faults (repeatable): "
+        + ChaosRound.Fault.allCases.map(\.name).joined(separator: ", ") + ".",
+      valueName: "fault"))
+  var only: [String] = []
   @Option(help: "Keep the run folders here (default: a temporary folder, removed).")
   var keep: String?
   @Flag(
@@ -62,6 +68,11 @@ struct Chaos: ParsableCommand {
     if !(1...16).contains(workers) { throw ValidationError("--workers must be in 1…16") }
     if let d = duration, d <= 0 { throw ValidationError("--duration must be > 0") }
     if floodFrames < 0 { throw ValidationError("--flood-frames must be ≥ 0") }
+    for name in only where ChaosRound.Fault(name: name) == nil {
+      throw ValidationError(
+        "--only \(name): not a fault (\(ChaosRound.Fault.allCases.map(\.name).joined(separator: ", ")))"
+      )
+    }
     if !(floodSeconds > 0 && floodSeconds <= 60) {
       throw ValidationError("--flood-seconds must be in (0, 60]")
     }
@@ -115,6 +126,7 @@ struct Chaos: ParsableCommand {
       }
       r.floodFrames = floodFrames
       r.floodSeconds = floodSeconds
+      r.only = Set(only.compactMap(ChaosRound.Fault.init(name:)))
       let outcome = try r.run()
       totals.add(outcome)
       round += 1
@@ -123,14 +135,16 @@ struct Chaos: ParsableCommand {
         Data("round \(round) (seed \(seed &+ UInt64(round - 1))): \(outcome.summaryLine)\n".utf8))
     } while duration.map { monotonicSeconds() - start < $0 } ?? false
     print(totals.table(rounds: round, seconds: monotonicSeconds() - start))
+    var options = " --seed \(seed) --workers \(workers)"
+    if let d = duration { options += " --duration \(Int(d))" }
+    if let s = sweep { options += " --sweep \(s)" }
+    if !hosts { options += " --no-hosts" }
+    if floodFrames != 5000 { options += " --flood-frames \(floodFrames)" }
+    if floodSeconds != 1 { options += " --flood-seconds \(floodSeconds)" }
+    for o in only { options += " --only \(o)" }
     print(
       "reproduce: swift build -c release -Xswiftc -target-cpu -Xswiftc haswell && "
-        + ".build/release/tailsweep chaos --seed \(seed) --workers \(workers)"
-        + (duration.map { " --duration \(Int($0))" } ?? "") + (sweep.map { " --sweep \($0)" } ?? "")
-        + (hosts ? "" : " --no-hosts")
-        + (floodFrames == 5000 ? "" : " --flood-frames \(floodFrames)")
-        + (floodSeconds == 1 ? "" : " --flood-seconds \(floodSeconds)")
-    )
+        + ".build/release/tailsweep chaos" + options)
     if !totals.clean { throw ExitCode(1) }
   }
 }
@@ -186,6 +200,26 @@ struct ChaosRound {
     case partitionShort = "worker host cut off for less than the deadline, then healed"
     case partitionLong = "worker host cut off beyond the deadline, then healed"
     case hostileFlood = "hostile peer flood"
+
+    /// The short name (`--only`).
+    var name: String {
+      switch self {
+      case .workerKill: "worker-kill"
+      case .workerStop: "worker-stop"
+      case .coordinatorKill: "coordinator-kill"
+      case .coordinatorKillAfterCommit: "coordinator-kill-after-commit"
+      case .tcpReset: "tcp-reset"
+      case .storeLocked: "store-locked"
+      case .diskFull: "disk-full"
+      case .partitionShort: "partition-short"
+      case .partitionLong: "partition-long"
+      case .hostileFlood: "flood"
+      }
+    }
+    init?(name: String) {
+      guard let f = Self.allCases.first(where: { $0.name == name }) else { return nil }
+      self = f
+    }
   }
 
   struct Outcome {
@@ -351,6 +385,8 @@ struct ChaosRound {
   /// Hostile peer flood: messages (0: no flood) and seconds.
   var floodFrames = 5000
   var floodSeconds = 1.0
+  /// Only these faults (empty: all).
+  var only: Set<Fault> = []
 
   init(
     folder: URL, sweepPath: String?, seed: UInt64, workers: Int, dataDirectory: URL,
@@ -571,6 +607,11 @@ struct ChaosRound {
       outcome.skipped[.partitionShort] = skippedHosts ?? "no namespace hosts"
       outcome.skipped[.partitionLong] = skippedHosts ?? "no namespace hosts"
     }
+    if !only.isEmpty {
+      plan.removeAll { !only.contains($0) }
+      for f in Fault.allCases where !only.contains(f) { outcome.skipped[f] = "not in --only" }
+    }
+    let flooding = floodFrames > 0 && (only.isEmpty || only.contains(.hostileFlood))
     for i in plan.indices.reversed() where i > 0 { plan.swapAt(i, random.below(i + 1)) }
     let spacing = max(0.25, min(2.0, outcome.referenceSeconds / Double(plan.count + 4)))
     // The first fault waits until the store exists.
@@ -587,6 +628,8 @@ struct ChaosRound {
     var inFlight: [InFlightLease] = []
     func recordInFlight() {
       let at = Date()
+      // No store yet: nothing was leased.
+      guard FileManager.default.fileExists(atPath: storePath) else { return }
       do {
         let s = try SweepStore(readOnlyPath: storePath)
         defer { try? s.close() }
@@ -677,7 +720,7 @@ struct ChaosRound {
       // meanwhile is the flood's doing. (A peer that presents a worker's routing id to a
       // coordinator before that worker does keeps it for that coordinator's life: a known
       // limit, docs/reliability.md.)
-      if floodFrames > 0, flood == nil, now >= floodAt,
+      if flooding, flood == nil, now >= floodAt,
         FileManager.default.fileExists(atPath: storePath), lockHolder == nil, filler == nil,
         !hooked, cuts.isEmpty, stopped.isEmpty, now - coordinatorStartedAt > 2 * deadline
       {
@@ -782,7 +825,7 @@ struct ChaosRound {
     outcome.chaosSeconds = monotonicSeconds() - t1
     for slot in cuts.keys { _ = hosts(["heal", "w\(slot + 1)"]) }
     for w in workers { w.stop() }
-    if floodFrames > 0 {
+    if flooding {
       outcome.floodConfigured = floodFrames
       if let f = flood {
         f.process.waitUntilExit()
