@@ -36,8 +36,9 @@ struct Chaos: ParsableCommand {
       the store at the kill are followed: kept (committed from that lease's worker), or rerun \
       (a new lease after the restart), which is an invariant failure unless the assignment \
       never reached the worker or the worker was killed, frozen or cut off first. Prints a \
-      table; exits 1 if an invariant fails. With --duration, repeats rounds (new seeds) until that many seconds \
-      passed (the soak profile).
+      table; exits 1 if an invariant fails. --only FAULT (repeatable) injects only those \
+      faults. With --duration, repeats rounds (new seeds) until that many seconds passed (the \
+      soak profile).
       """)
 
   @Option(help: "Sweep file (default: a built-in sweep of 60 small synthetic trials).")
@@ -631,9 +632,28 @@ struct ChaosRound {
       // No store yet: nothing was leased.
       guard FileManager.default.fileExists(atPath: storePath) else { return }
       do {
-        let s = try SweepStore(readOnlyPath: storePath)
-        defer { try? s.close() }
-        for a in try s.openAttempts(sweepID: nil)
+        let open: [AttemptRecord]
+        do {
+          let s = try SweepStore(readOnlyPath: storePath)
+          defer { try? s.close() }
+          open = try s.openAttempts(sweepID: nil)
+        } catch {
+          // On a full tmpfs a reader cannot create the WAL index: read a copy (store and WAL)
+          // in the round's folder instead, opened as its writer.
+          let copy = folder.appendingPathComponent("store-copy-\(inFlight.count)")
+          try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+          defer { try? FileManager.default.removeItem(at: copy) }
+          for suffix in ["", "-wal"]
+          where FileManager.default.fileExists(atPath: storePath + suffix) {
+            try FileManager.default.copyItem(
+              atPath: storePath + suffix,
+              toPath: copy.appendingPathComponent("sweep.sqlite" + suffix).path)
+          }
+          let s = try SweepStore(path: copy.appendingPathComponent("sweep.sqlite").path)
+          defer { try? s.close() }
+          open = try s.openAttempts(sweepID: nil)
+        }
+        for a in open
         where !inFlight.contains(where: {
           $0.trial == a.trial && $0.attempt == a.attempt && $0.worker == a.worker
         }) {
@@ -745,6 +765,9 @@ struct ChaosRound {
         continue
       }
       if let f = flood, f.running { continue }
+      // Due and waiting for its quiet moment: no new fault meanwhile (frozen workers wake,
+      // cuts heal, the lock is released, an armed coordinator kills itself), so it comes.
+      if flooding && flood == nil && now >= floodAt { continue }
       guard now >= nextFault, !plan.isEmpty, FileManager.default.fileExists(atPath: storePath)
       else { continue }
       nextFault = now + spacing * (0.5 + random.unit())

@@ -62,4 +62,26 @@ import Testing
       #expect(Self.value(t, "results tmpfs full, then enlarged") == 1)
     }
   }
+
+  /// Only coordinator kills (2 by the runner, 2 by the coordinator itself between commit and
+  /// ack), so that the workers holding leases at a kill stay alive: their trials are kept (the
+  /// restarted coordinator holds them until the worker is back), never rerun. About 40 s.
+  @Test func coordinatorKillsKeepTheLeasesInFlight() throws {
+    let r = try Binary.run([
+      "chaos", "--seed", "1", "--only", "coordinator-kill", "--only",
+      "coordinator-kill-after-commit",
+    ])
+    #expect(r.status == 0, "exit \(r.status)\n\(r.stdout)\n\(r.stderr)")
+    let t = r.stdout
+    #expect(Self.value(t, "trials") == 60, "\(t)")
+    #expect(Self.value(t, "lost") == 0)
+    #expect(Self.value(t, "mismatched (field for field, timing aside)") == 0)
+    #expect(Self.value(t, "worker SIGKILL") == 0)
+    #expect((Self.value(t, "trials in flight at coordinator kills") ?? 0) >= 1)
+    #expect(
+      (Self.value(t, "in flight at a kill: kept (committed from the lease running at the kill)")
+        ?? 0) >= 1, "\(t)")
+    #expect(
+      Self.value(t, "in flight at a kill: rerun although its worker stayed alive (must be 0)") == 0)
+  }
 }
