@@ -118,19 +118,19 @@ public struct CoordinatorTrial: Sendable {
   public var cost: Double
   /// Attempts already in the store.
   public var previousAttempts: Int
-  /// The attempt a previous coordinator left open (it was killed while the trial ran), and its
-  /// worker: the trial waits up to one worker deadline for that worker to report it.
-  public var interrupted: InterruptedAttempt?
+  /// The lease that was running when the previous coordinator stopped, and its worker (the
+  /// trial is held for it a while: `SchedulerSettings.interruptedHold`).
+  public var interrupted: InterruptedLease?
   /// Creates a trial entry.
   public init(
     id: TrialID, config: TrialConfig, cost: Double, previousAttempts: Int,
-    interrupted: InterruptedAttempt? = nil
+    interrupted: InterruptedLease? = nil
   ) {
+    self.interrupted = interrupted
     self.id = id
     self.config = config
     self.cost = cost
     self.previousAttempts = previousAttempts
-    self.interrupted = interrupted
   }
 }
 

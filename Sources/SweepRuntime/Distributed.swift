@@ -76,6 +76,10 @@ public struct SweepServeOptions: Sendable {
   public var dataDirectory: URL?
   /// Answer late workers with `shutdown` for a moment after the sweep (remote workers).
   public var drainAfterFinish = false
+  /// Seconds a trial whose lease was running when the previous coordinator of this store
+  /// stopped is held for that lease's worker (0: not held; local workers of `run` die with
+  /// their coordinator). `SchedulerSettings.interruptedHold`.
+  public var interruptedHold = 0.0
   /// Where the run records how long each phase took (benchmarks); nil: nowhere.
   public var phases: PhaseClock?
   /// Check every trial against `dataDirectory` before anything starts (`PreDispatchCheck`):
@@ -145,6 +149,7 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
   settings.epoch = UInt64.random(in: 1...UInt64.max)
   let hashes = datasetHashes(sweep, dataDirectory: o.dataDirectory)
   settings.datasetHashes = o.nullTrials ? [:] : hashes
+  settings.interruptedHold = o.interruptedHold
   var options = CoordinatorOptions(endpoints: o.endpoints, scheduler: settings)
   options.serverKeys = o.serverKeys
   options.allowedKeys = o.allowedKeys
@@ -176,9 +181,6 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
     blas: "\(BLASThreads.configuration); 1 thread per worker process")
   let definition = try chooseDefinition(store: store, sweep: sweep)
   if let note = definition.note { print(note) }
-  // Leases a killed coordinator left open: read before `beginSweep` closes them as lost. Their
-  // trials wait up to one worker deadline for the worker, which probably still computes them.
-  let open = try store.openAttempts(sweepID: nil)
   let sweepID = try store.beginSweep(
     name: definition.name, description: sweep.description, path: sweep.path, text: sweep.text,
     trials: sweep.trials, provenance: provenance)
@@ -186,38 +188,29 @@ public func prepareSweep(_ o: SweepServeOptions, logger: Logger) throws -> Prepa
     sweepID: sweepID, family: sweep.name, version: definition.version,
     hash: sweep.definitionHash)
   let toRun = try store.trialsToRun(sweepID: sweepID, rerun: o.rerun)
+  // Leases a coordinator's stop interrupted (this start's recovery, or an earlier one's, if
+  // nothing replaced them since): their workers may still compute them and come back.
+  var interrupted: [TrialID: InterruptedLease] = [:]
+  if o.interruptedHold > 0 {
+    for a in try store.interruptedAttempts(sweepID: sweepID) where !a.worker.isEmpty {
+      interrupted[a.trial] = InterruptedLease(
+        lease: Lease(trial: a.trial, attempt: a.attempt), worker: WorkerID(a.worker))
+    }
+  }
   if !o.quiet, let note = try resumeNote(store: store, sweepID: sweepID, toRun: toRun.count) {
     print(note)
   }
   let previous = try store.highestAttempts(sweepID: sweepID)
-  var interrupted: [TrialID: InterruptedAttempt] = [:]
-  // Local workers of a `run` (`local-<slot>-<generation>-<its pid>`) exit with it and connect
-  // to its private socket only: they cannot come back to this coordinator, so nothing waits.
-  func isLocalWorkerOfAnotherRun(_ id: String) -> Bool {
-    let parts = id.split(separator: "-")
-    return parts.count == 4 && parts[0] == "local"
-      && parts.dropFirst().allSatisfy { Int($0) != nil }
-      && Int32(parts[3]) != getpid()
-  }
-  for a in open
-  where (interrupted[a.trial]?.lease.attempt ?? 0) < a.attempt
-    && !isLocalWorkerOfAnotherRun(a.worker)
-  {
-    interrupted[a.trial] = InterruptedAttempt(
-      lease: Lease(trial: a.trial, attempt: a.attempt), worker: WorkerID(a.worker))
-  }
   let trials = toRun.map {
     CoordinatorTrial(
       id: $0.id, config: $0.config, cost: $0.relativeCost, previousAttempts: previous[$0.id] ?? 0,
       interrupted: interrupted[$0.id])
   }
-  if !interrupted.isEmpty {
+  let waiting = trials.count { $0.interrupted != nil }
+  if waiting > 0 {
     log.info(
       "trials in flight when the previous coordinator stopped wait for their workers",
-      metadata: [
-        "trials": "\(trials.count { $0.interrupted != nil })",
-        "deadline": "\(o.heartbeatInterval * Double(o.liveness)) s",
-      ])
+      metadata: ["trials": "\(waiting)", "hold": "\(o.interruptedHold) s"])
   }
   loop.load(trials: trials, ledger: StoreLedger(store: store))
   o.phases?.lap("store setup")

@@ -785,6 +785,39 @@ public final class SweepStore: Sendable {
     }
   }
 
+  /// The error of an attempt that was open when its coordinator stopped (start-up recovery
+  /// closes it `lost` with this error).
+  public static let interruptedAttemptError = "the coordinator stopped while this attempt ran"
+
+  /// The leases a coordinator's stop interrupted and nothing replaced since: of each pending
+  /// trial of sweep `sweepID` whose latest attempt is a lease closed by start-up recovery
+  /// (`interruptedAttemptError`), that attempt. Its worker may still compute it (remote
+  /// workers outlive a coordinator). Read after `trialsToRun`, before any lease is handed out.
+  public func interruptedAttempts(sweepID: Int64) throws -> [AttemptRecord] {
+    try read { db in
+      try Row.fetchAll(
+        db,
+        sql: """
+          SELECT a.trial_id, a.attempt, a.worker, a.host, a.started_at, a.ended_at FROM attempts a
+          JOIN sweep_trials l ON l.trial_id = a.trial_id AND l.sweep_id = ?1
+          JOIN trials t ON t.id = a.trial_id AND t.state = 'pending'
+          WHERE a.leased = 1 AND a.outcome = 'lost' AND a.error = ?2
+            AND a.id = (SELECT MAX(b.id) FROM attempts b WHERE b.trial_id = a.trial_id)
+          ORDER BY a.id
+          """, arguments: [sweepID, Self.interruptedAttemptError]
+      ).map { row in
+        AttemptRecord(
+          trial: try self.trialID(row.decode(String.self, atIndex: 0)),
+          attempt: try row.decode(Int.self, atIndex: 1),
+          worker: try row.decode(String.self, atIndex: 2),
+          host: try row.decode(String.self, atIndex: 3), leased: true,
+          startedAt: try row.decode(Date?.self, atIndex: 4),
+          endedAt: try row.decode(Date?.self, atIndex: 5), outcome: .lost,
+          error: Self.interruptedAttemptError)
+      }
+    }
+  }
+
   /// Records the latest progress of open leases (`openAttempts` reads it back). Entries whose
   /// attempt is closed or unknown are ignored: progress is for display only.
   public func recordProgress(_ entries: [AttemptProgress]) throws {
@@ -1244,10 +1277,10 @@ public final class SweepStore: Sendable {
     try db.execute(
       sql: """
         UPDATE attempts SET outcome = 'lost', ended_at = ?2,
-          error = COALESCE(error, 'the coordinator stopped while this attempt ran')
+          error = COALESCE(error, ?3)
         WHERE outcome IS NULL
           AND (?1 IS NULL OR trial_id IN (SELECT trial_id FROM sweep_trials WHERE sweep_id = ?1))
-        """, arguments: [sweepID, at])
+        """, arguments: [sweepID, at, Self.interruptedAttemptError])
     try db.execute(
       sql: """
         UPDATE trials SET state = 'pending', updated_at = ?2

@@ -25,6 +25,10 @@ public struct SchedulerSettings: Hashable, Sendable {
   /// SHA-256 of each data set as the coordinator's host has it (`DataCatalog`): a result whose
   /// `datasetHash` differs is refused (`wrong_data`). Data sets not listed are not checked.
   public var datasetHashes: [String: String] = [:]
+  /// Data sets generated in memory (`synthetic`): no files, so no hash. Unless `datasetHashes`
+  /// names one, a result for them must carry no hash; one that does is refused (`wrong_data`)
+  /// like a hash that differs (else a forged hash would be stored as the trial's).
+  public var hashlessDatasets: Set<String> = ["synthetic"]
   /// This coordinator process's epoch (a random number): assignments carry it with a sequence
   /// number, and workers report the highest they saw, so lost assignments are found.
   public var epoch: UInt64 = 1
@@ -36,6 +40,13 @@ public struct SchedulerSettings: Hashable, Sendable {
     self.maxAttempts = max(1, maxAttempts)
     self.trialTimeout = trialTimeout
   }
+
+  /// Seconds a trial whose lease was running when the previous coordinator stopped is held
+  /// for that lease's worker, from this scheduler's first event, before it is handed out
+  /// again: time for the worker to notice the restart, reconnect (with backoff) and report
+  /// the lease it still computes. A worker that registers without reporting the lease keeps
+  /// the trial one worker deadline more (for the result it resends after registering).
+  public var interruptedHold = 10.0
 
   /// Seconds of silence after which a worker is declared dead.
   public var workerDeadline: Double { heartbeatInterval * Double(liveness) }
@@ -52,30 +63,30 @@ public struct SchedulerTrial: Hashable, Sendable {
   /// The trial's configuration: results must carry a config that hashes to `id`. Nil only in
   /// tests that use made-up ids (then the config check is skipped).
   public var config: TrialConfig?
-  /// The attempt that was running when the previous coordinator stopped without closing it
-  /// (killed, crashed), and its worker: that worker probably still computes it. The trial
-  /// waits for it (see `Scheduler`) instead of running again elsewhere at once.
-  public var interrupted: InterruptedAttempt?
+  /// The lease that was running when the previous coordinator stopped, and its worker: the
+  /// trial is held for that worker for `SchedulerSettings.interruptedHold` seconds.
+  public var interrupted: InterruptedLease?
   /// Creates a trial entry.
   public init(
     id: TrialID, cost: Double, previousAttempts: Int = 0, config: TrialConfig? = nil,
-    interrupted: InterruptedAttempt? = nil
+    interrupted: InterruptedLease? = nil
   ) {
     self.id = id
     self.cost = cost
+    self.interrupted = interrupted
     self.previousAttempts = previousAttempts
     self.config = config
-    self.interrupted = interrupted
   }
 }
 
-/// An attempt left open by a coordinator that stopped without closing it, and its worker.
-public struct InterruptedAttempt: Hashable, Sendable {
-  /// The lease (trial and attempt number) of the open attempt.
+/// A lease the previous coordinator recorded as running when it stopped (its attempt row was
+/// still open in the store), and the worker it was given to.
+public struct InterruptedLease: Hashable, Sendable {
+  /// The lease.
   public var lease: Lease
-  /// The worker it was assigned to.
+  /// Its worker.
   public var worker: WorkerID
-  /// Creates the value.
+  /// Creates a record.
   public init(lease: Lease, worker: WorkerID) {
     self.lease = lease
     self.worker = worker
@@ -222,14 +233,15 @@ public struct Scheduler: Sendable {
   var stopping = false
   var finishedAnnounced = false
   var lastDrained = -Double.infinity
+  /// Trials held for the worker of their interrupted lease (`SchedulerTrial.interrupted`)
+  /// until it registers, and until when (set at the first event).
+  var presumed: [TrialID: Double] = [:]
+  var clockStarted = false
   var counts = (running: 0, done: 0, failed: 0, held: 0)
   /// Trials leased or held now (what `expire` looks at), and the held ones per worker: kept
   /// by `setStatus`, so no event walks every trial.
   var active: Set<TrialID> = []
   var heldBy: [WorkerID: Set<TrialID>] = [:]
-  /// Trials of the previous run are held for their workers and no event has fixed when that
-  /// began yet.
-  var awaitingStart = false
 
   /// A scheduler for `trials` (duplicates by id are ignored).
   public init(trials: [SchedulerTrial], settings: SchedulerSettings) {
@@ -249,14 +261,14 @@ public struct Scheduler: Sendable {
       return ca != cb ? ca > cb : a < b
     }
     queue = PendingQueue(ordered: ids)
-    // Trials in flight when the previous coordinator died wait for their worker: held for it
-    // from the first event on (their clock starts then), as if it had reported the lease.
+    // Trials whose lease was running when the previous coordinator stopped: held for that
+    // lease's worker (the clock starts at the first event).
     for t in trials {
-      guard let i = t.interrupted, i.lease.trial == t.id, i.lease.attempt <= t.previousAttempts,
-        case .pending? = self.trials[t.id]?.status
+      guard let i = t.interrupted, i.lease.trial == t.id, presumed[t.id] == nil,
+        i.lease.attempt < (self.trials[t.id]?.firstAttemptThisRun ?? 0)
       else { continue }
-      setStatus(t.id, .held(i.lease, i.worker, since: -.infinity))
-      awaitingStart = true
+      setStatus(t.id, .held(i.lease, i.worker, since: 0))
+      presumed[t.id] = .infinity
     }
   }
 
@@ -318,13 +330,12 @@ public struct Scheduler: Sendable {
   /// Applies `event` at time `now` and returns the actions to perform, in order.
   public mutating func handle(_ event: SchedulerEvent, now: Double) -> [SchedulerAction] {
     var out: [SchedulerAction] = []
-    if awaitingStart {
-      awaitingStart = false
-      for (w, ids) in heldBy {
-        for id in ids {
-          if case .held(let l, _, _)? = trials[id]?.status {
-            trials[id]?.status = .held(l, w, since: now)
-          }
+    if !clockStarted {
+      clockStarted = true
+      for id in presumed.keys.sorted() {
+        presumed[id] = now + settings.interruptedHold
+        if case .held(let l, let w, _)? = trials[id]?.status {
+          setStatus(id, .held(l, w, since: now))
         }
       }
     }
@@ -559,6 +570,18 @@ public struct Scheduler: Sendable {
     into out: inout [SchedulerAction]
   ) {
     guard var worker = workers[w] else { return }
+    if fresh {
+      // Registered: an interrupted lease it reports stays held (an ordinary hold now); one it
+      // does not report stays held one deadline more, for the result it resends right after
+      // its `ready` (it finished the trial while no coordinator listened).
+      for id in (heldBy[w] ?? []).sorted() where presumed[id] != nil {
+        if case .held(let hl, _, _)? = trials[id]?.status, state.running.contains(hl) {
+          presumed[id] = nil
+        } else {
+          presumed[id] = now + settings.workerDeadline
+        }
+      }
+    }
     worker.reportedFree = state.credits
     let seen = state.epoch == settings.epoch ? state.seen : 0
     worker.seen = fresh ? seen : max(worker.seen, seen)
@@ -603,7 +626,9 @@ public struct Scheduler: Sendable {
     }
     // Trials held for this worker that it no longer reports go back to the queue.
     for id in (heldBy[w] ?? []).sorted() {
-      if case .held(let hl, _, _)? = trials[id]?.status, !reported.contains(hl) {
+      if case .held(let hl, _, _)? = trials[id]?.status, !reported.contains(hl),
+        presumed[id] == nil
+      {
         setStatus(id, .pending)
         out.append(.requeue(id, reason: "worker \(w) no longer computes \(hl)"))
       }
@@ -659,14 +684,18 @@ public struct Scheduler: Sendable {
           lease: lease)
       }
     }
-    if !settings.nullTrials, let expected = settings.datasetHashes[result.config.dataset.name],
-      result.datasetHash != expected
-    {
+    // The hash the coordinator expects: its own, or none for data generated in memory.
+    let name = result.config.dataset.name
+    let expected: String?? =
+      settings.datasetHashes[name].map { .some($0) }
+      ?? (settings.hashlessDatasets.contains(name) ? .some(nil) : nil)
+    if !settings.nullTrials, let expected, result.datasetHash != expected {
       let host = workers[w]?.host ?? "unknown host"
       return RejectBody(
         code: .wrongData,
-        message: "worker \(w) on \(host) has other data for \(result.config.dataset.name): "
-          + "sha256 \(result.datasetHash ?? "none") there, \(expected) on the coordinator; "
+        message: "worker \(w) on \(host) has other data for \(name): "
+          + "sha256 \(result.datasetHash ?? "none") there, "
+          + "\(expected ?? "none (generated in memory)") on the coordinator; "
           + "give the worker the same data folder (tailsweep data list shows the hashes)",
         lease: lease)
     }
@@ -801,25 +830,15 @@ public struct Scheduler: Sendable {
         out.append(.workerLost(w, reason: reason))
       }
     }
-    // Trials held since the start for a worker of the previous run that has not registered
-    // within one deadline: it died with that coordinator, or cannot reach this one.
-    var notBack: [(TrialID, Lease, WorkerID)] = []
-    for (w, ids) in heldBy where workers[w] == nil {
-      for id in ids {
-        if case .held(let l, _, let since)? = trials[id]?.status,
-          now - since > settings.workerDeadline
-        {
-          notBack.append((id, l, w))
-        }
-      }
-    }
-    for (id, l, w) in notBack.sorted(by: { $0.0 < $1.0 }) {
+    for (id, until) in presumed.sorted(by: { $0.key < $1.key }) where now >= until {
+      presumed[id] = nil
+      guard case .held(let l, let w, _)? = trials[id]?.status else { continue }
       setStatus(id, .pending)
       out.append(
         .requeue(
           id,
-          reason: "worker \(w) of \(l), in flight when the previous coordinator stopped, "
-            + "did not register within \(rounded(settings.workerDeadline)) s"))
+          reason: "worker \(w) did not come back within \(rounded(settings.interruptedHold)) s "
+            + "to report lease \(l) of the interrupted run"))
     }
     var expired: [(TrialID, Lease, WorkerID)] = []
     var heldTooLong: [(TrialID, Lease, WorkerID)] = []

@@ -134,6 +134,9 @@ struct Coordinator: ParsableCommand {
       sweep: sweep, results: results, endpoints: bind, rerun: rerun, nullTrials: nullTrials,
       progress: progress, data: data, timing: timing)
     o.drainAfterFinish = true
+    // Remote workers outlive a coordinator: one that still computes a lease of a killed
+    // coordinator gets 10 s to come back and report it before the trial is handed out again.
+    o.interruptedHold = 10
     // Remote workers read their own data folders: check what this host has.
     o.dataCheck = .skip
     if let k = keys, let a = allow {

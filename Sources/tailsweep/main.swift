@@ -18,7 +18,7 @@ struct TailSweepCommand: ParsableCommand {
       Train.self, Sample.self, Compress.self, DataCommand.self, Plan.self, Run.self,
       Coordinator.self, Worker.self, Keys.self, Status.self, Export.self, Report.self,
       Sweeps.self,
-      Bench.self, Chaos.self, StoreProbe.self,
+      Bench.self, Chaos.self, ChaosPeer.self, StoreProbe.self,
     ] + serveCommands)
 }
 

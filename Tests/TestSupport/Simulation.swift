@@ -136,12 +136,12 @@ public final class InMemoryLedger: CoordinatorLedger {
     if results[trial] == nil { failedTrials[trial] = error }
   }
   /// Attempts still open (a dead coordinator's leases), by trial: the highest one and its
-  /// worker, as `SweepStore.openAttempts` reads them.
-  public func openAttempts() -> [TrialID: InterruptedAttempt] {
-    var out: [TrialID: InterruptedAttempt] = [:]
+  /// worker, as `SweepStore.interruptedAttempts` finds them after start-up recovery.
+  public func openAttempts() -> [TrialID: InterruptedLease] {
+    var out: [TrialID: InterruptedLease] = [:]
     for (l, a) in attempts where a.outcome == nil {
       if let o = out[l.trial], o.lease.attempt > l.attempt { continue }
-      out[l.trial] = InterruptedAttempt(lease: l, worker: WorkerID(a.worker))
+      out[l.trial] = InterruptedLease(lease: l, worker: WorkerID(a.worker))
     }
     return out
   }
