@@ -336,27 +336,17 @@ struct ChaosRound {
       for f in InFlightLease.Fate.allCases {
         lines.append("| in flight at a kill: \(f.rawValue) | \(inFlight[f] ?? 0) |")
       }
-      lines += ["", "| coordinator process ended by | count |", "| --- | --- |"]
-      for (k, v) in coordinatorEnds.sorted(by: { $0.key < $1.key }) {
-        lines.append("| \(k) | \(v) |")
+      // A two-column table of counts by key, in key order.
+      func counts(_ title: String, _ column: String, _ values: [String: Int]) {
+        lines += ["", "| \(title) | \(column) |", "| --- | --- |"]
+        for (k, v) in values.sorted(by: { $0.key < $1.key }) { lines.append("| \(k) | \(v) |") }
       }
+      counts("coordinator process ended by", "count", coordinatorEnds)
       if floodSent > 0 {
-        lines += ["", "| hostile message kind | sent |", "| --- | --- |"]
-        for (k, v) in floodByKind.sorted(by: { $0.key < $1.key }) {
-          lines.append("| \(k) | \(v) |")
-        }
-        lines += ["", "| hostile messages sent under | count |", "| --- | --- |"]
-        for (k, v) in floodSentAs.sorted(by: { $0.key < $1.key }) {
-          lines.append("| \(k) | \(v) |")
-        }
-        lines += ["", "| coordinator log line about hostile messages | count |", "| --- | --- |"]
-        for (k, v) in floodLogged.sorted(by: { $0.key < $1.key }) {
-          lines.append("| \(k) | \(v) |")
-        }
-        lines += ["", "| answer the hostile peer received | count |", "| --- | --- |"]
-        for (k, v) in floodAnswers.sorted(by: { $0.key < $1.key }) {
-          lines.append("| \(k) | \(v) |")
-        }
+        counts("hostile message kind", "sent", floodByKind)
+        counts("hostile messages sent under", "count", floodSentAs)
+        counts("coordinator log line about hostile messages", "count", floodLogged)
+        counts("answer the hostile peer received", "count", floodAnswers)
       }
       lines.append(
         "trials in flight at coordinator kills: \(inFlightTotal), kept \(inFlight[.kept] ?? 0), "
