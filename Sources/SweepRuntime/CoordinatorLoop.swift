@@ -100,6 +100,8 @@ public final class CoordinatorLoop {
   public func bind() throws -> [String] {
     if options.serverKeys != nil {
       let z = try ZAPAllowList(context: context, allowed: options.allowedKeys)
+      // A worker speaks only under a routing id with its own key's tag, whoever comes first.
+      z.routingIDSuffix = { curveRoutingTag(publicKey: $0) }
       let log = logger
       z.onIdentityRefused = { refusal in
         log.warning(

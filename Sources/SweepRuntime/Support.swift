@@ -159,3 +159,16 @@ public final class PhaseClock: Sendable {
     set { state.withLock { $0.summary = newValue } }
   }
 }
+
+/// The tag that ties a worker's routing id to its CURVE public key (Z85): `~` and the first 16
+/// hex digits (64 bits) of the SHA-256 of the key's 32 bytes; nil for a text that is not a key.
+/// Under CURVE a worker's routing id is `<its id><tag>` and the coordinator takes a message as a
+/// worker's only when the routing id ends with the sender's own tag (`ZAPAllowList`
+/// `routingIDSuffix`): whoever connects first, no allowed key can speak for another's worker.
+/// Finding another key with the same tag takes about 2^64 key generations.
+public func curveRoutingTag(publicKey: String) -> String? {
+  guard let raw = try? Z85.decodeKey(publicKey) else { return nil }
+  return "~"
+    + SHA256Digest.bytes(raw).prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
+    .joined()
+}

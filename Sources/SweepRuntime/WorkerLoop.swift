@@ -142,8 +142,17 @@ public final class WorkerLoop {
   public init(options: WorkerOptions, logger: Logger) throws {
     self.options = options
     self.context = try ZMQContext()
-    self.identity =
+    let base =
       options.id ?? "\(hostName())-\(getpid())-\(String(UInt32.random(in: 0...0xffff), radix: 16))"
+    // Under CURVE the routing id carries the tag of this worker's public key: the coordinator
+    // takes its messages as this worker's only with that tag (`curveRoutingTag`).
+    if options.serverKey != nil, let keys = options.keys,
+      let tag = curveRoutingTag(publicKey: keys.publicKey)
+    {
+      self.identity = base + tag
+    } else {
+      self.identity = base
+    }
     var l = logger
     l[metadataKey: "worker.id"] = .string(identity)
     self.logger = l

@@ -9,8 +9,10 @@
 /// Routing ids and keys: a DEALER chooses its own routing id, and a ROUTER with
 /// `ZMQ_ROUTER_HANDOVER` gives that id to the newest connection presenting it. To stop one
 /// allowed key from acting under another worker's routing id, `admit(routingID:userID:)`
-/// binds each routing id to the first key seen with it, for the life of this handler, and
-/// refuses messages under that id from any other key. This check cannot happen during the
+/// accepts a message only under a routing id derived from the sender's key
+/// (`routingIDSuffix`, what the coordinator uses); without that rule it binds each routing id
+/// to the first key seen with it, for the life of this handler, and refuses messages under that
+/// id from any other key. This check cannot happen during the
 /// handshake: libzmq (4.3.x and master, issue zeromq/libzmq#4161) fills the ZAP request's
 /// "identity" frame with the *server* socket's own routing id, never the client's, so the
 /// handler does not know which routing id a client will present. Consequently a ROUTER with
@@ -30,6 +32,13 @@ public final class ZAPAllowList {
   public private(set) var boundKeys: [[UInt8]: String] = [:]
   /// Most routing ids remembered; beyond that, messages under new routing ids are refused.
   public static let maxBindings = 65_536
+  /// The suffix a routing id must end with to speak for a key (Z85), or nil to bind each
+  /// routing id to the first key seen with it instead. With a rule, the binding does not depend
+  /// on who comes first: a peer can only act under routing ids derived from its own key (a
+  /// worker's is `<id>~<tag of its public key>`, `curveRoutingTag` in SweepRuntime), so an
+  /// allowed key presenting another worker's routing id, even to a freshly started coordinator
+  /// before that worker, is refused.
+  public var routingIDSuffix: ((String) -> String?)?
 
   /// Binds the handler; do this before binding any CURVE server socket of `context`.
   public init(context: ZMQContext, allowed: Set<String>) throws(ZMQError) {
@@ -85,6 +94,15 @@ public final class ZAPAllowList {
     }
     guard let key = userID, !key.isEmpty else {
       return refuse("no CURVE user id on the message")
+    }
+    if let rule = routingIDSuffix {
+      guard let suffix = rule(key).map({ Array($0.utf8) }), routingID.count > suffix.count,
+        Array(routingID.suffix(suffix.count)) == suffix
+      else {
+        return refuse(
+          "routing id does not end with its key's tag \(rule(key) ?? "(none)")")
+      }
+      return true
     }
     if let bound = boundKeys[routingID] {
       if bound == key { return true }

@@ -494,6 +494,9 @@ struct ChaosRound {
     }
     var secure: (coordinator: [String], worker: [String]) = ([], [])
     var hostileKeys: [String] = []
+    // Under CURVE a worker's routing id carries its key's tag (`curveRoutingTag`); all chaos
+    // workers share one key.
+    var workerTag = ""
     let port: Int
     let endpoint: String
     if let hostsScript {
@@ -533,6 +536,11 @@ struct ChaosRound {
         "--server-key", keys.appendingPathComponent("coordinator/public.key").path,
         "--keys", keys.appendingPathComponent("worker").path,
       ]
+      let workerKey = try String(
+        contentsOf: keys.appendingPathComponent("worker/public.key"), encoding: .utf8)
+      workerTag =
+        curveRoutingTag(publicKey: workerKey.trimmingCharacters(in: .whitespacesAndNewlines))
+        ?? ""
     } else {
       port = try freeLoopbackPort()
       endpoint = "tcp://127.0.0.1:\(port)"
@@ -573,7 +581,7 @@ struct ChaosRound {
     }
     func startWorker(_ slot: Int) throws -> ChaosChild {
       generation += 1
-      workerIDs[slot] = "chaos-\(slot)-\(generation)"
+      workerIDs[slot] = "chaos-\(slot)-\(generation)" + workerTag
       return try ChaosChild(
         [
           "worker", "--connect", endpoint, "--id", "chaos-\(slot)-\(generation)",
@@ -887,7 +895,7 @@ struct ChaosRound {
     }
     let attempts = Dictionary(
       grouping: try store.attempts().map(InFlightLease.Attempt.init), by: \.trial)
-    let delivered = assignmentsReceived(logs: logs)
+    let delivered = assignmentsReceived(logs: logs, tag: workerTag)
     let clock = DateFormatter()
     clock.dateFormat = "HH:mm:ss.SSS"
     for lease in inFlight {
@@ -918,11 +926,11 @@ struct ChaosRound {
 
   /// `WORKER TRIAL.short ATTEMPT` of every assignment a worker logged receiving ("trial
   /// assigned", debug), from the worker logs (`worker-SLOT-GEN.log` is worker `chaos-SLOT-GEN`).
-  func assignmentsReceived(logs: URL) -> Set<String> {
+  func assignmentsReceived(logs: URL, tag: String) -> Set<String> {
     var out = Set<String>()
     for file in (try? FileManager.default.contentsOfDirectory(atPath: logs.path)) ?? []
     where file.hasPrefix("worker-") && file.hasSuffix(".log") {
-      let id = "chaos-" + file.dropFirst("worker-".count).dropLast(".log".count)
+      let id = "chaos-" + file.dropFirst("worker-".count).dropLast(".log".count) + tag
       let text = (try? String(contentsOf: logs.appendingPathComponent(file), encoding: .utf8)) ?? ""
       for line in text.split(separator: "\n") where line.contains("trial assigned") {
         guard let t = Self.field(line, "trial.id="), let a = Self.field(line, "attempt=") else {

@@ -57,7 +57,12 @@ struct ChaosPeer: ParsableCommand {
       curve = (try KeyFiles.keyArgument(s), try KeyFiles.load(from: URL(fileURLWithPath: k)))
     }
     let context = try ZMQContext()
-    let own = "hostile-\(getpid())"
+    // Its own routing id carries its own key's tag, as a worker's does: an insider whose
+    // messages reach the scheduler's checks. Those under `--impersonate` ids (honest workers'
+    // tagged ids) are refused before, by the tag check.
+    let own =
+      "hostile-\(getpid())"
+      + (curve.flatMap { curveRoutingTag(publicKey: $0.keys.publicKey) } ?? "")
     func dealer(_ id: String) throws -> ZMQSocket {
       let s = try ZMQSocket(context: context, type: .dealer, linger: 0)
       try s.setRoutingID(Array(id.utf8))

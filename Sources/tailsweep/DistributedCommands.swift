@@ -175,7 +175,10 @@ struct Worker: ParsableCommand {
   @Option(help: "Folder with this worker's CURVE keypair (with --server-key).") var keys: String?
   @Flag(help: "Connect to a non-loopback coordinator without CURVE (unauthenticated, unencrypted).")
   var insecure = false
-  @Option(help: "Identity shown to the coordinator (default host-pid-random).") var id: String?
+  @Option(
+    help:
+      "Identity shown to the coordinator (default host-pid-random); with CURVE keys the key's tag (~ and 16 hex digits) is appended."
+  ) var id: String?
   @Option(help: "Exit after the coordinator was silent this many seconds.") var coordinatorTimeout:
     Double = 600
   @Flag(help: "Return a marked empty result at once (dispatch benchmark).") var nullTrials = false

@@ -227,7 +227,7 @@ struct ClusterSystemTests {
 
     // Cut w1 off once it holds a lease (it has taken a trial and is training it).
     let w1Busy = Processes.waitUntil(timeout: 30, interval: 0.1) {
-      Self.status(sweepFolder)?.workers.contains { $0.running > 0 && $0.worker == "w1" }
+      Self.status(sweepFolder)?.workers.contains { $0.running > 0 && $0.worker.hasPrefix("w1~") }
         ?? false
     }
     try #require(
@@ -237,7 +237,8 @@ struct ClusterSystemTests {
 
     // The coordinator declares w1's lease lost (silent past 4 × 250 ms).
     let lost = Processes.waitUntil(timeout: 20, interval: 0.1) {
-      Self.status(sweepFolder)?.workers.contains { $0.worker == "w1" && $0.failed >= 1 } ?? false
+      Self.status(sweepFolder)?.workers.contains { $0.worker.hasPrefix("w1~") && $0.failed >= 1 }
+        ?? false
     }
     #expect(lost, "w1's lease was not declared lost:\n\(coordinator.output)")
     if healBeforeEnd {
@@ -270,14 +271,18 @@ struct ClusterSystemTests {
     // w1's cut-off attempt ended without a result of its own, and nothing holds a lease.
     let s = try #require(Self.status(sweepFolder))
     #expect(s.workers.allSatisfy { $0.running == 0 }, "\(s.workers)")
-    #expect(!s.workers.contains { $0.worker == "w3" }, "a worker off the allow-list was served")
+    #expect(
+      !s.workers.contains { $0.worker.hasPrefix("w3") }, "a worker off the allow-list was served")
+    // Under CURVE a worker's routing id, and so its name in the store, carries its key's tag.
+    let w1 = try #require(s.workers.first { $0.worker.hasPrefix("w1~") }?.worker, "\(s.workers)")
+    #expect(w1.count == "w1".count + 17)
     #expect(coordinator.output.contains("worker key refused"))
     // w1's cut-off lease: still `lost`, or, when its result came back after the heal, closed by
     // that result (kept as the trial's result when the trial had none yet, else a duplicate)
     // with the loss kept in its error. Never a second result (checked below).
     let store = try SweepStore(
       readOnlyPath: sweepFolder.appendingPathComponent("sweep.sqlite").path)
-    let history = try store.attempts(worker: "w1")
+    let history = try store.attempts(worker: w1)
     try store.close()
     let cutOff = history.filter {
       $0.outcome == .lost

@@ -621,7 +621,10 @@ enum Dist {
     #expect(c.wait(timeout: 60) == 0, "\(c.output)")
     let store = try Dist.openStore(dir, "curve")
     try Dist.expectOneResultPerTrial(store, trials: 3)
-    #expect(try store.status(sweepID: nil).workers.map(\.worker) == ["member"])
+    // Its routing id, and so its name, carries its key's tag: `~` and 16 hex digits.
+    let names = try store.status(sweepID: nil).workers.map(\.worker)
+    #expect(
+      names.count == 1 && names[0].hasPrefix("member~") && names[0].count == 6 + 17, "\(names)")
     #expect(!intruder.output.contains("trial"), "\(intruder.output)")
   }
 }
