@@ -39,6 +39,8 @@ public final class ZAPAllowList {
   /// allowed key presenting another worker's routing id, even to a freshly started coordinator
   /// before that worker, is refused.
   public var routingIDSuffix: ((String) -> String?)?
+  /// `routingIDSuffix`'s answer per key, as bytes.
+  var suffixes: [String: [UInt8]?] = [:]
 
   /// Binds the handler; do this before binding any CURVE server socket of `context`.
   public init(context: ZMQContext, allowed: Set<String>) throws(ZMQError) {
@@ -96,7 +98,15 @@ public final class ZAPAllowList {
       return refuse("no CURVE user id on the message")
     }
     if let rule = routingIDSuffix {
-      guard let suffix = rule(key).map({ Array($0.utf8) }), routingID.count > suffix.count,
+      // Keys are allowed ones (the handshake checked them): a few, so each rule result is kept.
+      let suffix: [UInt8]?
+      if let known = suffixes[key] {
+        suffix = known
+      } else {
+        suffix = rule(key).map { Array($0.utf8) }
+        suffixes[key] = suffix
+      }
+      guard let suffix, routingID.count > suffix.count,
         Array(routingID.suffix(suffix.count)) == suffix
       else {
         return refuse(
