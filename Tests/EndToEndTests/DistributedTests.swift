@@ -456,8 +456,11 @@ enum Dist {
     let end = Date().addingTimeInterval(120)
     while run.process.isRunning && Date() < end {
       for pid in children(of: run.pid) where !killed.contains(pid) {
-        let argv = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
-        guard argv.contains("worker") else { continue }
+        // Only `tailsweep worker …` processes: a child still between fork and exec (of a
+        // worker, or of `git` for the provenance) has the run's own argv, `run … --workers 1`.
+        let argv = ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "")
+          .split(separator: "\0")
+        guard argv.count > 1, argv[1] == "worker" else { continue }
         kill(pid, SIGKILL)
         killed.insert(pid)
       }
