@@ -42,3 +42,14 @@ func freeLoopbackPort() throws -> Int {
   guard ok else { throw RuntimeFailure("no free TCP port on 127.0.0.1") }
   return Int(UInt16(bigEndian: addr.sin_port))
 }
+
+/// Rows of cells as text lines, each column padded to its widest cell and two spaces between
+/// columns, trailing blanks trimmed (the plain tables of `status` and `sweeps list`).
+func alignedColumns(_ rows: [[String]]) -> [String] {
+  let count = rows.map(\.count).max() ?? 0
+  let widths = (0..<count).map { i in rows.map { i < $0.count ? $0[i].count : 0 }.max() ?? 0 }
+  return rows.map { cells in
+    cells.enumerated().map { i, c in c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+      .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+  }
+}

@@ -264,14 +264,7 @@ struct Status: ParsableCommand {
           timeText(w.lastSeen),
         ]
       }
-      let all = [header] + body
-      let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
-      for cells in all {
-        let padded = cells.enumerated().map { i, c in
-          c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-        }
-        out += "  " + padded.joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
-      }
+      for line in alignedColumns([header] + body) { out += "  " + line + "\n" }
     }
     if !heartbeats.isEmpty {
       let present = heartbeats.count { $0.state != .gone }
@@ -287,14 +280,7 @@ struct Status: ParsableCommand {
           durationText(max(0, now.timeIntervalSince(w.lastSeen))) + " ago",
         ]
       }
-      let all = [header] + body
-      let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
-      for cells in all {
-        let padded = cells.enumerated().map { i, c in
-          c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-        }
-        out += "  " + padded.joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
-      }
+      for line in alignedColumns([header] + body) { out += "  " + line + "\n" }
       if heartbeats.count > 20 { out += "  … and \(heartbeats.count - 20) more\n" }
     }
     if check {

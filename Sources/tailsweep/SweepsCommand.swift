@@ -82,14 +82,7 @@ struct ListSweeps: ParsableCommand {
       "sweep", "id", "current", "definition", "trials", "done", "diverged", "failed", "pending",
       "last run", "folder",
     ]
-    let all = [header] + rows
-    let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
-    for cells in all {
-      let line = cells.enumerated().map { i, c in
-        c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-      }.joined(separator: "  ")
-      print(line.trimmingCharacters(in: .whitespaces))
-    }
+    for line in alignedColumns([header] + rows) { print(line) }
   }
 }
 
