@@ -52,7 +52,7 @@ public protocol CoordinatorLedger: AnyObject {
   /// The liveness of workers heard from (or gone) since the last recording (for `status` and
   /// the live view; display only), recorded inside a batch at most every
   /// `CoordinatorCore.workerInterval` seconds, and once more when the run ends.
-  func workers(_ entries: [WorkerSeen]) throws
+  func workers(_ entries: [WorkerLiveness]) throws
 }
 
 extension CoordinatorLedger {
@@ -76,35 +76,6 @@ public struct LeaseProgress: Hashable, Sendable {
     self.iteration = iteration
     self.maxIterations = maxIterations
     self.at = at
-  }
-}
-
-/// A worker's liveness as the coordinator records it: when it registered and when it was last
-/// heard from (wall clock), and its state.
-public struct WorkerSeen: Hashable, Sendable {
-  /// The worker.
-  public var worker: WorkerID
-  /// Its host.
-  public var host: String
-  /// The slots it declared.
-  public var slots: Int
-  /// When it registered.
-  public var registeredAt: Date
-  /// When its latest message arrived.
-  public var lastSeen: Date
-  /// Its state (the store's vocabulary: active, quarantined, gone).
-  public var state: WorkerLivenessState
-  /// Creates an entry.
-  public init(
-    worker: WorkerID, host: String, slots: Int, registeredAt: Date, lastSeen: Date,
-    state: WorkerLivenessState
-  ) {
-    self.worker = worker
-    self.host = host
-    self.slots = slots
-    self.registeredAt = registeredAt
-    self.lastSeen = lastSeen
-    self.state = state
   }
 }
 
@@ -316,7 +287,7 @@ public final class CoordinatorCore {
   /// are recorded at the next recording.
   var workersRecordedAt = -Double.infinity
   /// What was last recorded of each worker not recorded as gone (to notice who left).
-  var recordedWorkers: [WorkerID: WorkerSeen] = [:]
+  var recordedWorkers: [WorkerID: WorkerLiveness] = [:]
 
   /// Inside a batch: hands the ledger every worker heard from since the last recording (one
   /// entry per worker, however many messages it sent) and every recorded worker the scheduler
@@ -331,14 +302,15 @@ public final class CoordinatorCore {
     let since = workersRecordedAt
     workersRecordedAt = now
     let wallNow = Date()
-    var entries = scheduler.workerSightings(after: since, now: now).map { w in
-      WorkerSeen(
-        worker: w.worker, host: w.host, slots: w.slots,
+    let sightings = scheduler.workerSightings(after: since, now: now)
+    var entries = sightings.map { w in
+      WorkerLiveness(
+        worker: w.worker.description, host: w.host, slots: w.slots,
         registeredAt: wallNow.addingTimeInterval(w.registeredAt - now),
         lastSeen: wallNow.addingTimeInterval(w.lastSeen - now),
         state: w.quarantined ? .quarantined : .active)
     }
-    for e in entries { recordedWorkers[e.worker] = e }
+    for (w, e) in zip(sightings, entries) { recordedWorkers[w.worker] = e }
     for (id, last) in recordedWorkers where !scheduler.isKnown(id) {
       var gone = last
       gone.state = .gone
@@ -357,7 +329,7 @@ public final class CoordinatorCore {
   /// stop, or will find no coordinator). Nothing when the store failed.
   public func recordWorkersGone() {
     guard summary.storeFailure == nil, !recordedWorkers.isEmpty else { return }
-    let entries = recordedWorkers.values.map { w -> WorkerSeen in
+    let entries = recordedWorkers.values.map { w -> WorkerLiveness in
       var gone = w
       gone.state = .gone
       return gone

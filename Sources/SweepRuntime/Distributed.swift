@@ -39,14 +39,8 @@ final class StoreLedger: CoordinatorLedger {
           maxIterations: $0.maxIterations, at: $0.at)
       })
   }
-  func workers(_ entries: [WorkerSeen]) throws {
-    try store.recordWorkers(
-      entries.map {
-        WorkerLiveness(
-          worker: $0.worker.description, host: $0.host, slots: $0.slots,
-          registeredAt: $0.registeredAt, lastSeen: $0.lastSeen,
-          state: $0.state)
-      })
+  func workers(_ entries: [WorkerLiveness]) throws {
+    try store.recordWorkers(entries)
   }
 }
 

@@ -472,7 +472,7 @@ extension Array {
     #expect(Set(r.map(\.worker)).count == r.count && r.count <= 2)
   }
   // The idle worker is in (nearly) every recording since it registered: its heartbeats count.
-  #expect(recordings.filter { r in r.contains { $0.worker == idle } }.count >= 8)
+  #expect(recordings.filter { r in r.contains { $0.worker == idle.description } }.count >= 8)
 
   // A worker that exits is recorded as gone at the next recording; the others when the run
   // ends.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SweepRuntime
 import SweepSpec
+import SweepStore
 import SweepWire
 import TailNet
 
@@ -96,13 +97,13 @@ public final class InMemoryLedger: CoordinatorLedger {
   }
 
   /// The latest liveness recorded per worker, and every recording (entries per call).
-  public private(set) var workers: [WorkerID: WorkerSeen] = [:]
-  public private(set) var workerRecordings: [[WorkerSeen]] = []
+  public private(set) var workers: [WorkerID: WorkerLiveness] = [:]
+  public private(set) var workerRecordings: [[WorkerLiveness]] = []
 
-  public func workers(_ entries: [WorkerSeen]) throws {
+  public func workers(_ entries: [WorkerLiveness]) throws {
     try check()
     workerRecordings.append(entries)
-    for e in entries { workers[e.worker] = e }
+    for e in entries { workers[WorkerID(e.worker)] = e }
   }
 
   public func started(_ lease: Lease, worker: String, host: String) throws {
