@@ -48,7 +48,7 @@ public protocol CoordinatorLedger: AnyObject {
   func inBatch(_ body: () throws -> Void) throws
   /// The latest progress of open leases (for `status` and the live view; display only),
   /// recorded inside a batch at most every `CoordinatorCore.progressInterval` seconds.
-  func progress(_ entries: [LeaseProgress]) throws
+  func progress(_ entries: [AttemptProgress]) throws
   /// The liveness of workers heard from (or gone) since the last recording (for `status` and
   /// the live view; display only), recorded inside a batch at most every
   /// `CoordinatorCore.workerInterval` seconds, and once more when the run ends.
@@ -58,25 +58,6 @@ public protocol CoordinatorLedger: AnyObject {
 extension CoordinatorLedger {
   /// Every call is durable by itself: nothing to group.
   public func inBatch(_ body: () throws -> Void) throws { try body() }
-}
-
-/// The latest progress report of one lease, and when (wall clock) the coordinator received it.
-public struct LeaseProgress: Hashable, Sendable {
-  /// The lease.
-  public var lease: Lease
-  /// Iterations done.
-  public var iteration: Int
-  /// The iteration cap.
-  public var maxIterations: Int
-  /// When the report arrived.
-  public var at: Date
-  /// Creates an entry.
-  public init(lease: Lease, iteration: Int, maxIterations: Int, at: Date) {
-    self.lease = lease
-    self.iteration = iteration
-    self.maxIterations = maxIterations
-    self.at = at
-  }
 }
 
 /// One trial the coordinator serves.
@@ -270,9 +251,10 @@ public final class CoordinatorCore {
     guard !reports.isEmpty else { return }
     let wallNow = Date()
     let entries = reports.map { r in
-      LeaseProgress(
-        lease: r.progress.lease, iteration: r.progress.iteration,
-        maxIterations: r.progress.maxIterations, at: wallNow.addingTimeInterval(r.at - now))
+      AttemptProgress(
+        trial: r.progress.lease.trial, attempt: r.progress.lease.attempt,
+        iteration: r.progress.iteration, maxIterations: r.progress.maxIterations,
+        at: wallNow.addingTimeInterval(r.at - now))
     }
     do {
       try ledger.progress(entries)

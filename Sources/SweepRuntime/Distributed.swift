@@ -31,13 +31,8 @@ final class StoreLedger: CoordinatorLedger {
   func inBatch(_ body: () throws -> Void) throws {
     try store.batch(body)
   }
-  func progress(_ entries: [LeaseProgress]) throws {
-    try store.recordProgress(
-      entries.map {
-        AttemptProgress(
-          trial: $0.lease.trial, attempt: $0.lease.attempt, iteration: $0.iteration,
-          maxIterations: $0.maxIterations, at: $0.at)
-      })
+  func progress(_ entries: [AttemptProgress]) throws {
+    try store.recordProgress(entries)
   }
   func workers(_ entries: [WorkerLiveness]) throws {
     try store.recordWorkers(entries)

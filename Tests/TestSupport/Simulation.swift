@@ -87,13 +87,13 @@ public final class InMemoryLedger: CoordinatorLedger {
   }
 
   /// The latest progress recorded per lease, and how many times progress was recorded.
-  public private(set) var progress: [Lease: LeaseProgress] = [:]
+  public private(set) var progress: [Lease: AttemptProgress] = [:]
   public private(set) var progressRecordings = 0
 
-  public func progress(_ entries: [LeaseProgress]) throws {
+  public func progress(_ entries: [AttemptProgress]) throws {
     try check()
     progressRecordings += 1
-    for e in entries { progress[e.lease] = e }
+    for e in entries { progress[Lease(trial: e.trial, attempt: e.attempt)] = e }
   }
 
   /// The latest liveness recorded per worker, and every recording (entries per call).
