@@ -109,48 +109,26 @@ extension StoreJSON {
       out += k
       out += "\":"
     }
+    func integer(_ k: String, _ v: (some BinaryInteger)?) {
+      guard let v else { return }
+      key(k)
+      out += String(v)
+    }
     if let v = d.binarize {
       key("binarize")
       string(v, into: &out)
     }
-    if let v = d.classes {
-      key("classes")
-      out += String(v)
-    }
-    if let v = d.dataSeed {
-      key("dataSeed")
-      out += String(v)
-    }
-    if let v = d.inputs {
-      key("inputs")
-      out += String(v)
-    }
+    integer("classes", d.classes)
+    integer("dataSeed", d.dataSeed)
+    integer("inputs", d.inputs)
     key("name")
     string(d.name, into: &out)
-    if let v = d.resplit {
-      key("resplit")
-      out += String(v)
-    }
-    if let v = d.teacherWidth {
-      key("teacherWidth")
-      out += String(v)
-    }
-    if let v = d.testLimit {
-      key("testLimit")
-      out += String(v)
-    }
-    if let v = d.testSize {
-      key("testSize")
-      out += String(v)
-    }
-    if let v = d.trainLimit {
-      key("trainLimit")
-      out += String(v)
-    }
-    if let v = d.trainSize {
-      key("trainSize")
-      out += String(v)
-    }
+    integer("resplit", d.resplit)
+    integer("teacherWidth", d.teacherWidth)
+    integer("testLimit", d.testLimit)
+    integer("testSize", d.testSize)
+    integer("trainLimit", d.trainLimit)
+    integer("trainSize", d.trainSize)
     out += "},\"depth\":\(c.depth),\"eta\":"
     number(c.eta, into: &out)
     out += ",\"evalEvery\":\(c.evalEvery),\"maxIterations\":\(c.maxIterations)"
