@@ -168,7 +168,5 @@ public final class PhaseClock: Sendable {
 /// Finding another key with the same tag takes about 2^64 key generations.
 public func curveRoutingTag(publicKey: String) -> String? {
   guard let raw = try? Z85.decodeKey(publicKey) else { return nil }
-  return "~"
-    + SHA256Digest.bytes(raw).prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
-    .joined()
+  return "~" + SHA256Digest.hexString(SHA256Digest.bytes(raw).prefix(8))
 }

@@ -182,7 +182,7 @@ public struct HostileFrames: Sendable {
     case .wrongData:
       let t = trial()
       var r = t.result
-      let hex = bytes(32).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+      let hex = SHA256Digest.hexString(bytes(32))
       r.datasetHash = below(4) == 0 ? TrialResult.nullTrialDatasetHash : hex
       return resultFrames(Lease(trial: t.id, attempt: attempt()), r)
     case .nonFinite:
